@@ -1,0 +1,37 @@
+"""Command line: `python -m helpers course --profile cpu`, `python -m helpers prepare-model`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .profiles import PROFILES
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers", description="Fine-tuning myths course")
+    sub = parser.add_subparsers(dest="command", required=True)
+    course = sub.add_parser("course", help="run the notebooks with papermill")
+    course.add_argument("--profile", choices=PROFILES, default=None, help="default: gpu when CUDA is available, else cpu")
+    course.add_argument("--only", nargs="+", help="notebook names (or parts of them) to run, e.g. 00 quickstart")
+    course.add_argument("--run-dir", help="folder for executed notebooks and results (default runs/<time>-<profile>)")
+    course.add_argument("--publish", action="store_true", help="copy the run's results into results/<profile>/ for the playbook")
+    prepare = sub.add_parser("prepare-model", help="convert/cache a model so later loads are fast (default: the embedded SmolLM2)")
+    prepare.add_argument("name", nargs="?", default="smollm2-135m")
+    args = parser.parse_args(argv)
+
+    if args.command == "course":
+        from .course import run_course
+
+        return run_course(args.profile, args.only, args.run_dir, args.publish)
+    if args.command == "prepare-model":
+        from .models import resolve
+
+        folder, source, _ = resolve(args.name)
+        print(f"{args.name} ({source}) ready at {folder}")
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

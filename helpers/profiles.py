@@ -1,0 +1,41 @@
+"""The three run profiles and each notebook's defaults under them.
+
+smoke: the tiny code-built model, seconds, for CI: checks the plumbing, measures nothing.
+cpu:   the embedded SmolLM2-135M, minutes on a laptop-class CPU, reduced grids: real but small.
+gpu:   hub models, full grids, several seeds, one GPU.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import torch
+
+PROFILES = ("smoke", "cpu", "gpu")
+
+NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
+    "quickstart": {
+        "smoke": dict(model="tiny", n_intents=4, n_train=32, n_eval=24, epochs=2.0, batch_size=8, seeds=[0], max_new_tokens=8),
+        "cpu": dict(model="smollm2-135m", n_intents=6, n_train=240, n_eval=150, epochs=2.0, batch_size=8, seeds=[0], max_new_tokens=12),
+        "gpu": dict(model="HuggingFaceTB/SmolLM2-1.7B-Instruct", n_intents=10, n_train=1000, n_eval=500, epochs=2.0, batch_size=16, seeds=[0, 1, 2], max_new_tokens=12),
+    },
+}
+
+
+def default_profile() -> str:
+    return "gpu" if torch.cuda.is_available() else "cpu"
+
+
+def settings(notebook: str, profile: str | None = None, **overrides) -> SimpleNamespace:
+    """The notebook's defaults for `profile`, with every override that is not None applied."""
+    profile = profile or default_profile()
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}: choose one of {PROFILES}")
+    if notebook not in NOTEBOOK_DEFAULTS:
+        raise ValueError(f"no defaults for notebook {notebook!r}: known {sorted(NOTEBOOK_DEFAULTS)}")
+    values = dict(NOTEBOOK_DEFAULTS[notebook][profile])
+    unknown = set(overrides) - set(values)
+    if unknown:
+        raise ValueError(f"unknown parameter(s) for {notebook}: {sorted(unknown)}; known: {sorted(values)}")
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return SimpleNamespace(profile=profile, **values)

@@ -1,0 +1,63 @@
+"""Verdicts computed from measured differences and their intervals, never written in advance."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from .results import SMOKE_LABEL
+
+SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive"
+
+
+@dataclass
+class Verdict:
+    claim: str
+    status: str
+    effect: float
+    ci_low: float
+    ci_high: float
+    text: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def judge_difference(claim: str, comparison: dict, profile: str, unit: str = "points", scale: float = 100.0, margin: float = 0.0) -> Verdict:
+    """Judge "A is better than B" from a paired comparison of A - B.
+
+    supported: the whole 95% interval lies above `margin`; not supported: the interval lies at or
+    below zero (B is as good or better); inconclusive: the interval straddles the line.
+    """
+    effect, low, high = comparison["mean_diff"], comparison["ci_low"], comparison["ci_high"]
+    if low > margin:
+        status = SUPPORTED
+    elif high <= 0:
+        status = NOT_SUPPORTED
+    else:
+        status = INCONCLUSIVE
+    p = comparison.get("p_value")
+    text = (
+        f"{claim}: {status.upper()}. Difference {effect * scale:+.1f} {unit} "
+        f"(95% CI {low * scale:+.1f} to {high * scale:+.1f}"
+        + (f", paired permutation p={p:.3g}" if p is not None else "")
+        + f", n={comparison.get('n')})."
+    )
+    if profile == "smoke":
+        text = f"[{SMOKE_LABEL}] {text}"
+    return Verdict(claim, status, effect, low, high, text)
+
+
+def judge_threshold(claim: str, summary: dict, threshold: float, profile: str, above: bool = True, unit: str = "", scale: float = 1.0) -> Verdict:
+    """Judge "the value is above (or below) threshold" from a mean and its interval."""
+    mean, low, high = summary["mean"], summary["ci_low"], summary["ci_high"]
+    if above:
+        status = SUPPORTED if low > threshold else NOT_SUPPORTED if high < threshold else INCONCLUSIVE
+    else:
+        status = SUPPORTED if high < threshold else NOT_SUPPORTED if low > threshold else INCONCLUSIVE
+    text = (
+        f"{claim}: {status.upper()}. Measured {mean * scale:.3g}{unit} (95% CI {low * scale:.3g} to {high * scale:.3g}{unit}); "
+        f"threshold {'>' if above else '<'} {threshold * scale:.3g}{unit}."
+    )
+    if profile == "smoke":
+        text = f"[{SMOKE_LABEL}] {text}"
+    return Verdict(claim, status, mean - threshold, low, high, text)
