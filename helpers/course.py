@@ -63,7 +63,7 @@ def run_course(profile: str | None = None, only: list[str] | None = None, run_di
                 str(run_dir / notebook.name),
                 parameters={"profile": profile, "results_dir": str(results_dir.resolve())},
                 kernel_name=kernel,
-                cwd=str(NOTEBOOKS_DIR),
+                cwd=str(run_dir),
                 progress_bar=True,
                 log_output=False,
             )

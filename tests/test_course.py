@@ -1,0 +1,50 @@
+import json
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from helpers import course, paths
+from helpers.paths import REPO_ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def test_smoke_course_runs_every_notebook(tmp_path):
+    run_dir = tmp_path / "run"
+    done = subprocess.run(
+        [sys.executable, "-m", "helpers", "course", "--profile", "smoke", "--run-dir", str(run_dir)],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=1200,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    for notebook in course.list_notebooks():
+        assert (run_dir / notebook.name).is_file()
+        assert f"{notebook.stem}  ok" in done.stdout.replace("   ", "  ") or notebook.stem in done.stdout
+        result = json.loads((run_dir / "results" / f"{notebook.stem}.json").read_text())
+        assert result["profile"] == "smoke" and result["is_finding"] is False
+        assert result["models"][0]["content_hash"] and result["datasets"]
+        assert all(v["text"].startswith("[SMOKE RUN") for v in result["verdicts"])
+
+
+def test_a_failing_notebook_is_named_and_exit_code_is_nonzero(tmp_path, monkeypatch, capsys):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    params = nbformat.v4.new_code_cell('profile = "cpu"\nresults_dir = "."')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell("raise RuntimeError('broken on purpose')")]
+    nbformat.write(nb, notebooks / "99_broken.ipynb")
+    monkeypatch.setattr(course, "NOTEBOOKS_DIR", notebooks)
+    code = course.run_course("smoke", run_dir=tmp_path / "run")
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "99_broken" in captured.err and "broken on purpose" in captured.err
+
+
+def test_only_rejects_unknown_names():
+    with pytest.raises(SystemExit, match="no such notebook"):
+        course.list_notebooks(["not-a-notebook"])
+    assert course.list_notebooks(["quickstart"])[0].name == "00_quickstart.ipynb"
+    assert paths.NOTEBOOKS_DIR.is_dir()

@@ -1,0 +1,65 @@
+import pytest
+import torch
+
+from helpers import models
+from helpers.models import ModelNotAvailableError, load_model
+
+
+def test_tiny_model_dimensions_are_multiples_of_64(tiny):
+    for name, module in tiny.model.named_modules():
+        if isinstance(module, torch.nn.Linear):
+            assert module.in_features % 64 == 0 and module.out_features % 64 == 0, name
+    assert tiny.source == "tiny" and len(tiny.content_hash) == 64
+
+
+def test_tiny_model_is_the_same_everywhere(tiny):
+    again = load_model("tiny")
+    assert again.content_hash == tiny.content_hash
+    for (name, a), (_, b) in zip(tiny.model.state_dict().items(), again.model.state_dict().items()):
+        assert torch.equal(a, b), name
+
+
+def test_tiny_tokenizer_round_trips_any_text(tiny):
+    text = "Ünïcödé and JSON {\"a\": 1} 🚀"
+    ids = tiny.tokenizer(text, add_special_tokens=False)["input_ids"]
+    assert tiny.tokenizer.decode(ids) == text
+
+
+def test_nf4_quantization_on_cpu(tiny):
+    import bitsandbytes as bnb
+
+    quantized = load_model("tiny", quantization="nf4", device="cpu")
+    layers = [m for m in quantized.model.modules() if isinstance(m, bnb.nn.Linear4bit)]
+    assert layers, "no 4-bit layers"
+    assert layers[0].weight.quant_type == "nf4"
+    assert quantized.info()["quantization"] == "nf4"
+
+
+def test_unknown_hub_id_offline_says_how_to_get_it(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelNotAvailableError) as err:
+        load_model("nobody-here/no-such-model-xyz")
+    message = str(err.value)
+    assert "HF_HUB_OFFLINE=1" in message
+    assert "huggingface-cli download nobody-here/no-such-model-xyz" in message
+    assert "tiny" in message  # lists what is available locally
+
+
+def test_missing_local_paths_fail_clearly(tmp_path):
+    with pytest.raises(ModelNotAvailableError, match="GGUF file not found"):
+        load_model(str(tmp_path / "missing.gguf"))
+    with pytest.raises(ModelNotAvailableError, match="no config.json"):
+        load_model(str(tmp_path))
+
+
+def test_unknown_quantization_is_rejected():
+    with pytest.raises(ValueError, match="unknown quantization"):
+        load_model("tiny", quantization="int3")
+
+
+def test_folder_hash_changes_with_content(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "model.safetensors").write_bytes(b"a")
+    first = models.folder_hash(tmp_path)
+    (tmp_path / "model.safetensors").write_bytes(b"b")
+    assert models.folder_hash(tmp_path) != first

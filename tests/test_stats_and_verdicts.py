@@ -1,0 +1,45 @@
+import numpy as np
+import pytest
+
+from helpers import stats, verdict
+
+
+def test_bootstrap_interval_covers_mean_and_shrinks_with_n():
+    rng = np.random.default_rng(0)
+    small = rng.binomial(1, 0.6, 50)
+    large = rng.binomial(1, 0.6, 2000)
+    s, l = stats.summarize(small), stats.summarize(large)
+    assert s["ci_low"] <= s["mean"] <= s["ci_high"]
+    assert (l["ci_high"] - l["ci_low"]) < (s["ci_high"] - s["ci_low"])
+    assert l["ci_low"] < 0.6 < l["ci_high"]
+
+
+def test_paired_comparison_detects_a_real_difference_and_not_a_fake_one():
+    rng = np.random.default_rng(1)
+    b = rng.binomial(1, 0.4, 300).astype(float)
+    a = np.where(rng.random(300) < 0.3, 1.0, b)  # A fixes 30% of items
+    real = stats.paired_comparison(a, b)
+    assert real["mean_diff"] > 0 and real["ci_low"] > 0 and real["p_value"] < 0.01
+    same = stats.paired_comparison(b, b)
+    assert same["mean_diff"] == 0 and same["p_value"] == 1.0
+    with pytest.raises(ValueError):
+        stats.paired_comparison([1, 0], [1])
+
+
+def test_seed_summary_t_interval():
+    summary = stats.seed_summary([0.5, 0.6, 0.7])
+    assert summary["mean"] == pytest.approx(0.6)
+    assert summary["ci_low"] == pytest.approx(0.6 - 4.303 * 0.1 / np.sqrt(3), abs=1e-3)
+
+
+@pytest.mark.parametrize("low,high,expected", [(0.05, 0.2, "supported"), (-0.2, -0.01, "not supported"), (-0.05, 0.1, "inconclusive")])
+def test_verdict_follows_the_interval(low, high, expected):
+    v = verdict.judge_difference("A beats B", {"mean_diff": (low + high) / 2, "ci_low": low, "ci_high": high, "p_value": 0.01, "n": 100}, "cpu")
+    assert v.status == expected and expected.upper() in v.text and not v.text.startswith("[SMOKE")
+
+
+def test_smoke_verdicts_are_labelled():
+    v = verdict.judge_difference("A beats B", {"mean_diff": 0.1, "ci_low": 0.05, "ci_high": 0.2, "n": 10}, "smoke")
+    assert v.text.startswith("[SMOKE RUN")
+    t = verdict.judge_threshold("over 95%", {"mean": 0.97, "ci_low": 0.93, "ci_high": 0.99}, 0.95, "cpu")
+    assert t.status == "inconclusive"

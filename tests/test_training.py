@@ -1,0 +1,75 @@
+import pytest
+import torch
+
+from helpers.generation import generate
+from helpers.models import load_model
+from helpers.training import TrainConfig, TrainingOutOfMemoryError, finetune, tokenize_chat
+
+FAST = dict(epochs=12, batch_size=4, learning_rate=3e-3, logging_steps=1, warmup_ratio=0.0, save=False)
+
+
+def test_loss_falls_on_assistant_tokens_only(tiny):
+    messages = [
+        {"role": "system", "content": "S"},
+        {"role": "user", "content": "first question"},
+        {"role": "assistant", "content": "first answer"},
+        {"role": "user", "content": "second question"},
+        {"role": "assistant", "content": "second answer"},
+    ]
+    row = tokenize_chat(tiny.tokenizer, messages, max_length=512)
+    trained = tiny.tokenizer.decode([t for t, l in zip(row["input_ids"], row["labels"]) if l != -100])
+    assert trained == "first answer<|im_end|>\nsecond answer<|im_end|>\n"
+    full = tiny.tokenizer.apply_chat_template(messages, tokenize=False)
+    assert tiny.tokenizer.decode(row["input_ids"]) == full
+
+
+def test_truncation_respects_max_length(tiny, toy_examples):
+    row = tokenize_chat(tiny.tokenizer, toy_examples[0].messages, max_length=5)
+    assert len(row["input_ids"]) == len(row["labels"]) == 5
+
+
+@pytest.mark.parametrize("method", ["lora", "qlora", "full"])
+def test_each_method_learns_and_reports(method, toy_examples):
+    model, record = finetune("tiny", toy_examples, TrainConfig(method=method, **FAST), progress=False)
+    losses = [h["loss"] for h in record.loss_history]
+    assert losses[-1] < losses[0] * 0.7, losses
+    assert record.tokens_seen > 0 and record.tokens_per_second > 0 and record.peak_memory_mb > 0
+    assert record.optimizer_steps == 12
+    if method == "full":
+        assert record.trainable_percent == pytest.approx(100.0)
+    else:
+        assert 0 < record.trainable_percent < 50
+        assert model.quantization == ("nf4" if method == "qlora" else None)
+
+
+def test_same_seed_same_result_and_saved_size(tmp_path, toy_examples):
+    config = TrainConfig(method="lora", **{**FAST, "epochs": 3, "save": True})
+    first, rec1 = finetune("tiny", toy_examples, config, output_dir=tmp_path / "a", progress=False)
+    second, rec2 = finetune("tiny", toy_examples, config, output_dir=tmp_path / "b", progress=False)
+    assert rec1.loss_history == rec2.loss_history
+    prompts = [ex.prompt for ex in toy_examples]
+    assert generate(first, prompts, max_new_tokens=4, progress=False) == generate(second, prompts, max_new_tokens=4, progress=False)
+    assert rec1.saved_bytes > 0 and (tmp_path / "a" / "adapter" / "adapter_config.json").is_file()
+    other, rec3 = finetune("tiny", toy_examples, TrainConfig(method="lora", **{**FAST, "epochs": 3, "seed": 1}), progress=False)
+    assert rec3.loss_history != rec1.loss_history
+
+
+def test_qlora_needs_a_4bit_base(tiny, toy_examples):
+    with pytest.raises(ValueError, match="4-bit base"):
+        finetune(tiny, toy_examples, TrainConfig(method="qlora"))
+    with pytest.raises(ValueError, match="unknown method"):
+        finetune(tiny, toy_examples, TrainConfig(method="adapters"))
+
+
+def test_out_of_memory_becomes_advice(monkeypatch, toy_examples):
+    import transformers
+
+    def explode(self, *args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(transformers.Trainer, "train", explode)
+    with pytest.raises(TrainingOutOfMemoryError) as err:
+        finetune(load_model("tiny"), toy_examples, TrainConfig(method="lora", batch_size=8), progress=False)
+    message = str(err.value)
+    assert "batch_size=4" in message and "grad_accum=2" in message
+    assert "gradient_checkpointing=True" in message and "qlora" in message
