@@ -16,7 +16,7 @@ PROFILES = ("smoke", "cpu", "gpu")
 NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
     "quickstart": {
         "smoke": dict(model="tiny", n_intents=4, n_train=32, n_eval=24, epochs=2.0, batch_size=8, seeds=[0], max_new_tokens=8),
-        "cpu": dict(model="smollm2-135m", n_intents=6, n_train=240, n_eval=150, epochs=2.0, batch_size=8, seeds=[0], max_new_tokens=12),
+        "cpu": dict(model="smollm2-135m", n_intents=6, n_train=160, n_eval=120, epochs=2.0, batch_size=8, seeds=[0], max_new_tokens=12),
         "gpu": dict(model="HuggingFaceTB/SmolLM2-1.7B-Instruct", n_intents=10, n_train=1000, n_eval=500, epochs=2.0, batch_size=16, seeds=[0, 1, 2], max_new_tokens=12),
     },
 }

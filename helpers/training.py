@@ -297,7 +297,6 @@ def finetune(
         train_sampling_strategy="group_by_length" if config.group_by_length else "random",
         disable_tqdm=not progress,
         dataloader_num_workers=0,
-        gradient_checkpointing=False,  # handled in prepare_trainable_model
     )
     collator = CompletionCollator(tokenizer.pad_token_id)
     trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=collator)
