@@ -32,7 +32,7 @@ def test_truncation_respects_max_length(tiny, toy_examples):
 def test_each_method_learns_and_reports(method, toy_examples):
     model, record = finetune("tiny", toy_examples, TrainConfig(method=method, **FAST), progress=False)
     losses = [h["loss"] for h in record.loss_history]
-    assert losses[-1] < losses[0] * 0.7, losses
+    assert losses[-1] < losses[0] - 0.5, losses  # 12 steps on 4 examples: a real drop, not noise
     assert record.tokens_seen > 0 and record.tokens_per_second > 0 and record.peak_memory_mb > 0
     assert record.optimizer_steps == 12
     if method == "full":
