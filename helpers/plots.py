@@ -29,8 +29,8 @@ def bars_with_ci(ax, labels: list[str], summaries: list[dict], scale: float = 10
     upper = [(s["ci_high"] - s["mean"]) * scale for s in summaries]
     colors = colors or PALETTE[: len(labels)]
     bars = ax.bar(labels, means, yerr=[lower, upper], capsize=6, color=colors, alpha=0.9)
-    for bar, mean in zip(bars, means):
-        ax.annotate(f"{mean:.1f}", (bar.get_x() + bar.get_width() / 2, mean), xytext=(0, 3), textcoords="offset points", ha="center", va="bottom", fontsize=9)
+    for bar, mean, up in zip(bars, means, upper):
+        ax.annotate(f"{mean:.1f}", (bar.get_x() + bar.get_width() / 2, mean + up), xytext=(0, 4), textcoords="offset points", ha="center", va="bottom", fontsize=9)
     ax.set_ylabel(ylabel)
     return bars
 
