@@ -70,6 +70,17 @@ class Task:
         shots = random.Random(seed).sample(self.train, min(few_shot, len(self.train)))
         return [with_few_shot(ex, shots) for ex in examples]
 
+    def with_system_prompt(self, text: str) -> "Task":
+        """The same task with every example's system message replaced (or added).
+
+        Fine-tuned arms often drop a long instruction prompt: the training teaches the format.
+        """
+        def swap(examples):
+            return [Example([{"role": "system", "content": text}] + [m for m in ex.messages if m["role"] != "system"], dict(ex.meta)) for ex in examples]
+
+        return Task(self.name, swap(self.train), swap(self.eval), self.scorer, self.headline_metric, self.description,
+                    {**self.source, "system_prompt": text}, self.labels)
+
     def dataset_info(self) -> dict:
         return {
             "task": self.name,
