@@ -19,6 +19,18 @@ NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
         "cpu": dict(model="smollm2-135m", n_intents=6, n_train=160, n_eval=120, epochs=2.0, batch_size=8, seeds=[0], max_new_tokens=12),
         "gpu": dict(model="HuggingFaceTB/SmolLM2-1.7B-Instruct", n_intents=10, n_train=1000, n_eval=500, epochs=2.0, batch_size=16, seeds=[0, 1, 2], max_new_tokens=12),
     },
+    "data_size": {
+        "smoke": dict(model="tiny", method="lora", learning_rate=1e-3, steps=4, batch_size=4, seeds=[0], n_eval=8, few_shot=1,
+                      clean_sizes=[8, 16], noisy_sizes=[32], noise_rates=[0.4], max_new_tokens=16,
+                      bank_intents=4, bank_clean_sizes=[8], bank_noisy_sizes=[32], bank_noise_rates=[0.4], bank_n_eval=8),
+        "cpu": dict(model="smollm2-135m", method="lora", learning_rate=1e-3, steps=12, batch_size=4, seeds=[0], n_eval=40, few_shot=2,
+                    clean_sizes=[12, 24, 48], noisy_sizes=[96], noise_rates=[0.4], max_new_tokens=120,
+                    bank_intents=6, bank_clean_sizes=[48], bank_noisy_sizes=[192], bank_noise_rates=[0.4], bank_n_eval=60),
+        "gpu": dict(model="HuggingFaceTB/SmolLM2-1.7B-Instruct", method="qlora", learning_rate=2e-4, steps=250, batch_size=16, seeds=[0, 1, 2],
+                    n_eval=300, few_shot=3, clean_sizes=[50, 100, 250, 500, 1000], noisy_sizes=[2000, 5000], noise_rates=[0.2, 0.4],
+                    max_new_tokens=128, bank_intents=77, bank_clean_sizes=[100, 250, 500, 1000], bank_noisy_sizes=[5000],
+                    bank_noise_rates=[0.2, 0.4], bank_n_eval=770),
+    },
 }
 
 

@@ -75,10 +75,7 @@ class Task:
 
         Fine-tuned arms often drop a long instruction prompt: the training teaches the format.
         """
-        def swap(examples):
-            return [Example([{"role": "system", "content": text}] + [m for m in ex.messages if m["role"] != "system"], dict(ex.meta)) for ex in examples]
-
-        return Task(self.name, swap(self.train), swap(self.eval), self.scorer, self.headline_metric, self.description,
+        return Task(self.name, replace_system_prompt(self.train, text), replace_system_prompt(self.eval, text), self.scorer, self.headline_metric, self.description,
                     {**self.source, "system_prompt": text}, self.labels)
 
     def dataset_info(self) -> dict:
@@ -90,6 +87,29 @@ class Task:
             "train_sha256": fingerprint(self.train),
             "eval_sha256": fingerprint(self.eval),
         }
+
+
+def replace_system_prompt(examples: list[Example], text: str) -> list[Example]:
+    """Copies of the examples with their system message replaced (or added)."""
+    return [Example([{"role": "system", "content": text}] + [m for m in ex.messages if m["role"] != "system"], dict(ex.meta)) for ex in examples]
+
+
+def task_from_examples(name: str, train: list[Example], evaluation: list[Example], metric: str = "exact_match") -> Task:
+    """A Task for your own examples. metric: "exact_match" (normalized text) or "json_fields"
+    (JSON validity, field-level F1 and exact match against JSON reference answers)."""
+    from . import scoring
+
+    if metric == "exact_match":
+        def scorer(predictions, examples):
+            return {"exact_match": scoring.exact_match(predictions, [ex.reference for ex in examples])}
+        headline = "exact_match"
+    elif metric == "json_fields":
+        def scorer(predictions, examples):
+            return scoring.json_field_scores(predictions, [ex.reference for ex in examples])
+        headline = "field_f1"
+    else:
+        raise ValueError(f"unknown metric {metric!r}: use 'exact_match' or 'json_fields'")
+    return Task(name, train, evaluation, scorer, headline, source={"dataset": name})
 
 
 def with_few_shot(example: Example, shots: list[Example]) -> list[dict]:

@@ -34,7 +34,7 @@ class TrainConfig:
     max_steps: int = -1  # > 0 overrides epochs (same-steps compute policy)
     batch_size: int = 8
     grad_accum: int = 1
-    max_length: int = 512  # longer examples are cut from the right; examples left without answer tokens are dropped
+    max_length: int = 1024  # longer examples are cut from the right; examples left without answer tokens are dropped
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.05

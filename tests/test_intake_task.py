@@ -141,3 +141,12 @@ def test_notes_are_short():
     task = intake_task(100, 50)
     words = [len(note(ex).split()) for ex in task.train + task.eval]
     assert 30 <= sum(words) / len(words) <= 110
+
+
+def test_audit_finds_the_injected_json_noise():
+    from helpers.data_audit import audit_examples
+
+    clean = audit_examples(intake_task(n_train=60, n_eval=1).train)
+    assert clean["invalid_json"] == 0 and clean["answers_with_other_keys"] == 0 and clean["duplicate_examples"] == 0
+    noisy = audit_examples(intake_task(n_train=60, n_eval=1, noise_rate=0.5, noise_kinds=("truncated_json", "renamed_key")).train)
+    assert noisy["invalid_json"] + noisy["answers_with_other_keys"] == 30
