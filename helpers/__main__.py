@@ -18,6 +18,8 @@ def main(argv: list[str] | None = None) -> int:
     course.add_argument("--publish", action="store_true", help="copy the run's results into results/<profile>/ for the playbook")
     prepare = sub.add_parser("prepare-model", help="convert/cache a model so later loads are fast (default: the embedded SmolLM2)")
     prepare.add_argument("name", nargs="?", default="smollm2-135m")
+    playbook = sub.add_parser("playbook", help="regenerate the playbook pages from the result files")
+    playbook.add_argument("--check", action="store_true", help="fail if a page is stale or cites a missing result")
     args = parser.parse_args(argv)
 
     if args.command == "course":
@@ -29,6 +31,13 @@ def main(argv: list[str] | None = None) -> int:
 
         folder, source, _ = resolve(args.name)
         print(f"{args.name} ({source}) ready at {folder}")
+        return 0
+    if args.command == "playbook":
+        from .playbook import build
+
+        for path in build(check=args.check):
+            print(f"wrote {path}")
+        print("playbook is up to date" if args.check else "done")
         return 0
     return 2
 

@@ -23,7 +23,7 @@ NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
         "smoke": dict(model="tiny", method="lora", learning_rate=1e-3, steps=4, batch_size=4, seeds=[0], n_eval=8, few_shot=1,
                       clean_sizes=[8, 16], noisy_sizes=[32], noise_rates=[0.4], max_new_tokens=16,
                       bank_intents=4, bank_clean_sizes=[8], bank_noisy_sizes=[32], bank_noise_rates=[0.4], bank_n_eval=8),
-        "cpu": dict(model="smollm2-135m", method="lora", learning_rate=1e-3, steps=12, batch_size=4, seeds=[0], n_eval=40, few_shot=2,
+        "cpu": dict(model="smollm2-135m", method="lora", learning_rate=1e-3, steps=12, batch_size=4, seeds=[0], n_eval=32, few_shot=1,
                     clean_sizes=[12, 24, 48], noisy_sizes=[96], noise_rates=[0.4], max_new_tokens=120,
                     bank_intents=6, bank_clean_sizes=[48], bank_noisy_sizes=[192], bank_noise_rates=[0.4], bank_n_eval=60),
         "gpu": dict(model="HuggingFaceTB/SmolLM2-1.7B-Instruct", method="qlora", learning_rate=2e-4, steps=250, batch_size=16, seeds=[0, 1, 2],
