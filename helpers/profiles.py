@@ -17,7 +17,7 @@ NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
     "quickstart": {
         "smoke": dict(model="tiny", n_intents=4, n_train=32, n_eval=24, epochs=2.0, batch_size=8, seeds=[0], max_new_tokens=8),
         "cpu": dict(model="smollm2-135m", n_intents=6, n_train=160, n_eval=120, epochs=2.0, batch_size=8, seeds=[0], max_new_tokens=12),
-        "gpu": dict(model="HuggingFaceTB/SmolLM2-1.7B-Instruct", n_intents=10, n_train=1000, n_eval=500, epochs=2.0, batch_size=16, seeds=[0, 1, 2], max_new_tokens=12),
+        "gpu": dict(model="HuggingFaceTB/SmolLM2-1.7B-Instruct", n_intents=10, n_train=300, n_eval=400, epochs=2.0, batch_size=16, seeds=[0, 1, 2], max_new_tokens=12),
     },
     "data_size": {
         "smoke": dict(model="tiny", method="lora", learning_rate=1e-3, steps=4, batch_size=4, seeds=[0], n_eval=8, few_shot=1,
@@ -28,7 +28,7 @@ NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
                     bank_intents=6, bank_clean_sizes=[48], bank_noisy_sizes=[192], bank_noise_rates=[0.4], bank_n_eval=60),
         "gpu": dict(model="HuggingFaceTB/SmolLM2-1.7B-Instruct", method="qlora", learning_rate=2e-4, steps=250, batch_size=16, seeds=[0, 1, 2],
                     n_eval=300, few_shot=3, clean_sizes=[50, 100, 250, 500, 1000], noisy_sizes=[2000, 5000], noise_rates=[0.2, 0.4],
-                    max_new_tokens=128, bank_intents=77, bank_clean_sizes=[100, 250, 500, 1000], bank_noisy_sizes=[5000],
+                    max_new_tokens=128, bank_intents=77, bank_clean_sizes=[100, 250, 500, 1000], bank_noisy_sizes=[2500],
                     bank_noise_rates=[0.2, 0.4], bank_n_eval=770),
     },
 }

@@ -46,3 +46,17 @@ def test_intake_arms_are_nested_and_share_records():
     assert sum(ex.meta["noise_kind"] is not None for ex in noisy) == 6
     assert [ex.meta["clean_target"] for ex in noisy[:8]] == [ex.reference for ex in specs["clean-8"].examples]
     assert len(specs["cleaned50%-12"].examples) == specs["cleaned50%-12"].info["filter"]["kept"]
+
+
+def test_every_profile_grid_can_be_built():
+    # Catches grids the data cannot supply (e.g. more balanced banking77 examples per intent than exist).
+    from helpers.paths import data_dir
+    from helpers.profiles import PROFILES, settings
+
+    for profile in PROFILES:
+        cfg = settings("data_size", profile)
+        specs = data_size.intake_arms(cfg.clean_sizes, cfg.noisy_sizes, cfg.noise_rates)
+        assert len(specs) == len(cfg.clean_sizes) + 2 * len(cfg.noisy_sizes) * len(cfg.noise_rates)
+        if data_dir() is not None:
+            bank = data_size.banking_arms(cfg.bank_clean_sizes, cfg.bank_noisy_sizes, cfg.bank_noise_rates, cfg.bank_intents)
+            assert max(len(s.examples) for s in bank) == max(cfg.bank_clean_sizes + cfg.bank_noisy_sizes)

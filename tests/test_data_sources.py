@@ -39,3 +39,13 @@ def test_banking77_task_is_balanced_and_noise_is_exact():
     assert flipped == 20
     assert [ex.meta["true_label"] for ex in noisy.train] == [ex.reference for ex in clean.train]
     assert clean.dataset_info()["eval_sha256"] == noisy.dataset_info()["eval_sha256"]
+
+
+@needs_data
+def test_every_quickstart_profile_fits_the_data():
+    from helpers.profiles import PROFILES, settings
+
+    for profile in PROFILES:
+        cfg = settings("quickstart", profile)
+        task = banking77_task(n_intents=cfg.n_intents, n_train=cfg.n_train, n_eval=cfg.n_eval)
+        assert len(task.train) == cfg.n_train and len(task.eval) == cfg.n_eval
