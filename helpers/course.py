@@ -57,13 +57,15 @@ def run_course(profile: str | None = None, only: list[str] | None = None, run_di
         started = time.perf_counter()
         status, error = "ok", ""
         print(f"\n=== {notebook.name} ===", flush=True)
+        workdir = run_dir / "work" / notebook.stem  # each notebook writes its scratch files apart
+        workdir.mkdir(parents=True, exist_ok=True)
         try:
             papermill.execute_notebook(
                 str(notebook),
                 str(run_dir / notebook.name),
                 parameters={"profile": profile, "results_dir": str(results_dir.resolve())},
                 kernel_name=kernel,
-                cwd=str(run_dir),
+                cwd=str(workdir),
                 progress_bar=True,
                 log_output=False,
             )

@@ -36,10 +36,26 @@ def bars_with_ci(ax, labels: list[str], summaries: list[dict], scale: float = 10
 
 
 def line_with_band(ax, xs, summaries: list[dict], label: str, scale: float = 100.0, color=None, marker="o"):
-    """A line of means with a shaded 95% interval band."""
+    """A line of means with a shaded 95% interval band (error bars when there is a single point)."""
     means = [s["mean"] * scale for s in summaries]
+    lows = [s["ci_low"] * scale for s in summaries]
+    highs = [s["ci_high"] * scale for s in summaries]
+    if len(xs) == 1:
+        ax.errorbar(xs, means, yerr=[[means[0] - lows[0]], [highs[0] - means[0]]], fmt=marker, capsize=5, label=label, color=color)
+        return
     ax.plot(xs, means, marker=marker, label=label, color=color)
-    ax.fill_between(xs, [s["ci_low"] * scale for s in summaries], [s["ci_high"] * scale for s in summaries], alpha=0.2, color=ax.lines[-1].get_color())
+    ax.fill_between(xs, lows, highs, alpha=0.2, color=ax.lines[-1].get_color())
+
+
+def plain_log_ticks(ax, values) -> None:
+    """Log-scaled x axis labelled with the actual values (8, 16, 32) instead of powers of ten."""
+    from matplotlib.ticker import FixedLocator, NullLocator
+
+    ax.set_xscale("log")
+    ticks = sorted(set(values))
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xticklabels([str(t) for t in ticks])
 
 
 def loss_curve(ax, history: list[dict], label: str | None = None):
