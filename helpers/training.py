@@ -7,6 +7,7 @@ compares: trainable parameters, wall time, tokens per second, peak memory, losse
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
 import warnings
@@ -342,17 +343,6 @@ def finetune(
         config=config.to_dict(),
         loss_history=history,
     )
-    trained = LoadedModel(
-        model=model,
-        tokenizer=tokenizer,
-        name=loaded.name,
-        source=loaded.source,
-        folder=loaded.folder,
-        content_hash=loaded.content_hash,
-        quantization=loaded.quantization,
-        device=loaded.device,
-        load_seconds=loaded.load_seconds,
-        notes=loaded.notes + [f"fine-tuned: {config.method}"],
-    )
+    trained = dataclasses.replace(loaded, model=model, notes=loaded.notes + [f"fine-tuned: {config.method}"])
     return trained, record
 
