@@ -36,8 +36,8 @@ def _headline(results_dir: Path, notebook: Path) -> str:
 
 def _error_summary(err: Exception) -> str:
     name = getattr(err, "ename", type(err).__name__)
-    value = getattr(err, "evalue", str(err))
-    return f"{name}: {value}".strip().splitlines()[0][:300] if f"{name}: {value}".strip() else name
+    value = str(getattr(err, "evalue", err)).strip()
+    return f"{name}: {value.splitlines()[0]}"[:300] if value else name
 
 
 def run_course(profile: str | None = None, only: list[str] | None = None, run_dir: Path | None = None, publish: bool = False, kernel: str = "python3") -> int:

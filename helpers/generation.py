@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import torch
 from tqdm.auto import tqdm
 
@@ -50,8 +48,3 @@ def generate(
     bar.close()
     return outputs
 
-
-def timed_generate(loaded: LoadedModel, prompts: list[list[dict]], **kwargs) -> tuple[list[str], float]:
-    started = time.perf_counter()
-    outputs = generate(loaded, prompts, **kwargs)
-    return outputs, time.perf_counter() - started

@@ -20,7 +20,8 @@ def test_smoke_course_runs_every_notebook(tmp_path):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     for notebook in course.list_notebooks():
         assert (run_dir / notebook.name).is_file()
-        assert f"{notebook.stem}  ok" in done.stdout.replace("   ", "  ") or notebook.stem in done.stdout
+        [row] = [line for line in done.stdout.splitlines() if line.startswith(notebook.stem + " ")]
+        assert row.split()[1] == "ok", row
         result = json.loads((run_dir / "results" / f"{notebook.stem}.json").read_text())
         assert result["profile"] == "smoke" and result["is_finding"] is False
         assert result["models"][0]["content_hash"] and result["datasets"]
