@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import verdict
+from . import plots, verdict
 from .arms import ArmResult, arm_summary, by_arm, paired_arms
 from .intake_task import filter_noisy_examples, intake_task
 from .task_library import banking77_task
@@ -110,3 +110,24 @@ def data_size_verdicts(results: list[ArmResult], metric: str, profile: str, form
             f"{arms[clean][0].n_train} clean examples give over {format_threshold:.0%} format adherence ({format_metric})",
             arm_summary(arms[clean], format_metric), format_threshold, profile, unit="%", scale=100))
     return verdicts
+
+
+def plot_learning_curves(results: list[ArmResult], metrics: list[str], titles: list[str], subtitle: str, profile: str):
+    """One panel per metric: a line per data group with 95% bands, prompted baselines as dashed lines."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(metrics), figsize=(6 * len(metrics), 4.2), squeeze=False)
+    baselines = {arm: runs for arm, runs in by_arm(results).items() if runs[0].group == "baseline"}
+    for ax, metric, title in zip(axes[0], metrics, titles):
+        for i, (group, (xs, summaries)) in enumerate(curve_data(results, metric).items()):
+            plots.line_with_band(ax, xs, summaries, label=group, color=plots.PALETTE[i % len(plots.PALETTE)], marker="o" if group == "clean" else "s")
+        for j, (arm, runs) in enumerate(baselines.items()):
+            ax.axhline(arm_summary(runs, metric)["mean"] * 100, ls="--", lw=1, color=plots.PALETTE[-1 - j], label=f"base, {arm}")
+        plots.plain_log_ticks(ax, [r.n_train for r in results if r.group != "baseline"])
+        ax.set_xlabel("training examples (log scale)")
+        ax.set_ylabel(f"{title} (%)")
+        ax.set_ylim(-2, 102)
+        ax.set_title(f"{title}: {subtitle}")
+        ax.legend(fontsize=8)
+    plots.smoke_watermark(fig, profile)
+    return fig

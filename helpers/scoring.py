@@ -152,3 +152,13 @@ def answer_outcomes(predictions: list[str], answers: list[list[str] | None]) -> 
         "hallucination_rate": np.array(wrong, dtype=float),
         "abstention_rate": np.array(abstained, dtype=float),
     }
+
+
+def macro_f1_summary(predicted: list[str], references: list[str], labels: list[str], n_boot: int = 300) -> dict:
+    """Macro-F1 with a bootstrap 95% interval over evaluation items."""
+    from .stats import bootstrap_statistic_ci
+
+    low, high = bootstrap_statistic_ci(
+        len(references), lambda idx: macro_f1([predicted[i] for i in idx], [references[i] for i in idx], labels), n_boot=n_boot
+    )
+    return {"mean": macro_f1(predicted, references, labels), "ci_low": low, "ci_high": high}

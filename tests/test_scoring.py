@@ -45,3 +45,11 @@ def test_answer_outcomes_separate_abstention_from_hallucination():
 
 def test_exact_match_normalizes():
     assert scoring.exact_match(["The Paris.", "paris!"], ["paris", "Lyon"]).tolist() == [1, 0]
+
+
+def test_macro_f1_summary_interval_brackets_the_value():
+    predicted = ["a", "b", "b", "a"] * 10
+    gold = ["a", "b", "a", "a"] * 10
+    summary = scoring.macro_f1_summary(predicted, gold, ["a", "b"])
+    assert summary["mean"] == pytest.approx(scoring.macro_f1(predicted, gold, ["a", "b"]))
+    assert summary["ci_low"] <= summary["mean"] <= summary["ci_high"] and summary["ci_low"] < summary["ci_high"]
