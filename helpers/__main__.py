@@ -20,6 +20,8 @@ def main(argv: list[str] | None = None) -> int:
     prepare.add_argument("name", nargs="?", default="smollm2-135m")
     playbook = sub.add_parser("playbook", help="regenerate the playbook pages from the result files")
     playbook.add_argument("--check", action="store_true", help="fail if a page is stale or cites a missing result")
+    probe = sub.add_parser("measure-training", help="(internal) train one configuration in this fresh process and write its record")
+    probe.add_argument("spec", help="JSON spec written by helpers.cost_probe.measure_training_cost")
     args = parser.parse_args(argv)
 
     if args.command == "course":
@@ -39,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {path}")
         print("playbook is up to date" if args.check else "done")
         return 0
+    if args.command == "measure-training":
+        from .cost_probe import run_spec
+
+        return run_spec(args.spec)
     return 2
 
 

@@ -65,3 +65,77 @@ def load_banking77(folder: str | Path | None = None) -> dict:
     names = hub["train"].features["label"].names
     splits = {split: [{"text": r["text"], "label": names[r["label"]]} for r in hub[split]] for split in ("train", "test")}
     return {**splits, "source": {"dataset": "banking77", "origin": "hub:PolyAI/banking77", "license": LICENSES["banking77"]}}
+
+
+LICENSES["mmlu_redux"] = "CC BY 4.0"
+
+
+def _decode(path: Path) -> str:
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:  # one upstream file (moral_scenarios) is Windows-1252
+        return raw.decode("cp1252")
+
+
+def _parse_mmlu_file(path: Path) -> list[dict]:
+    """One upstream MMLU-Redux subject file. Upstream files mix ';' and ',' separators."""
+    import ast
+    import io
+
+    text = _decode(path)
+    header = text.split("\n", 1)[0]
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=";" if header.count(";") > header.count(",") else ",")
+    missing = [f for f in ("question", "choices", "answer", "error_type") if f not in (reader.fieldnames or [])]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {missing}; found {reader.fieldnames}")
+    subject = path.stem.removeprefix("mmlu_")
+    rows = []
+    for row in reader:
+        line = reader.line_num
+        try:
+            choices = ast.literal_eval(row["choices"])
+        except (ValueError, SyntaxError) as err:
+            raise ValueError(f"{path}, line {line}: field 'choices' is not a list literal ({err})") from err
+        answer = str(row["answer"]).strip()
+        if not answer.isdigit() or int(answer) >= len(choices):
+            raise ValueError(f"{path}, line {line}: field 'answer' is {answer!r}, not an index into {len(choices)} choices")
+        rows.append({"subject": subject, "question": row["question"], "choices": [str(c) for c in choices],
+                     "answer": int(answer), "ok": row["error_type"].strip().lower() == "ok"})
+    return rows
+
+
+def load_mmlu_redux(folder: str | Path | None = None, subjects: list[str] | None = None) -> dict:
+    """MMLU-Redux questions whose re-annotation found no error, as {"questions": [...], "source": {...}}.
+
+    Each question: {subject, question, choices, answer (index)}. Reads the upstream per-subject files
+    (mmlu_<subject>.csv) from `folder`, FT_COURSE_DATA/mmlu_redux or ../shared/datasets/mmlu_redux;
+    otherwise downloads edinburgh-dawg/mmlu-redux from the hub.
+    """
+    local = _local_folder("mmlu_redux", folder)
+    if local is not None:
+        files = sorted(local.glob("mmlu_*.csv"))
+        if subjects:
+            files = [f for f in files if f.stem.removeprefix("mmlu_") in subjects]
+            found = {f.stem.removeprefix("mmlu_") for f in files}
+            if set(subjects) - found:
+                raise DatasetNotAvailableError(f"mmlu_redux: no file for subject(s) {sorted(set(subjects) - found)} in {local}")
+        rows = [row for f in files for row in _parse_mmlu_file(f)]
+        origin = str(local)
+    else:
+        if hub_offline():
+            raise DatasetNotAvailableError(
+                "mmlu_redux: no local copy (set FT_COURSE_DATA to a folder holding mmlu_redux/mmlu_<subject>.csv) "
+                "and HF_HUB_OFFLINE=1 forbids downloading edinburgh-dawg/mmlu-redux."
+            )
+        from datasets import get_dataset_config_names, load_dataset
+
+        rows = []
+        for subject in subjects or get_dataset_config_names("edinburgh-dawg/mmlu-redux"):
+            for r in load_dataset("edinburgh-dawg/mmlu-redux", subject, split="test"):
+                rows.append({"subject": subject, "question": r["question"], "choices": list(r["choices"]), "answer": int(r["answer"]),
+                             "ok": str(r["error_type"]).strip().lower() == "ok"})
+        origin = "hub:edinburgh-dawg/mmlu-redux"
+    kept = [{k: v for k, v in r.items() if k != "ok"} for r in rows if r["ok"]]
+    return {"questions": kept, "source": {"dataset": "mmlu_redux", "origin": origin, "license": LICENSES["mmlu_redux"],
+                                          "rows_read": len(rows), "rows_ok": len(kept)}}

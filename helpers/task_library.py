@@ -84,3 +84,8 @@ def banking77_task(
         source={**data["source"], "intents": labels, "data_seed": data_seed, "label_noise": label_noise},
         labels=labels,
     )
+
+
+def label_token_budget(tokenizer, labels: list[str], margin: int = 2) -> int:
+    """New tokens enough to generate the longest label (plus `margin`), so no label is cut short."""
+    return max(len(tokenizer(label, add_special_tokens=False)["input_ids"]) for label in labels) + margin

@@ -65,9 +65,11 @@ class TrainRecord:
     train_seconds: float
     tokens_seen: int
     padded_tokens_seen: int
+    max_batch_tokens: int
     tokens_per_second: float
     peak_memory_mb: float
     peak_memory_kind: str  # cuda_max_allocated | process_peak_rss
+    memory_before_mb: float  # the same measure when finetune started (before loading, given a name): peak - this = what training took
     final_loss: float
     mean_train_loss: float
     optimizer_steps: int
@@ -116,6 +118,7 @@ class CompletionCollator:
         self.pad_token_id = pad_token_id
         self.tokens = 0
         self.padded_tokens = 0
+        self.max_batch_tokens = 0  # the largest padded batch: what activation memory peaks with
 
     def __call__(self, features: list[dict]) -> dict:
         longest = max(len(f["input_ids"]) for f in features)
@@ -127,6 +130,7 @@ class CompletionCollator:
             mask.append([1] * len(f["input_ids"]) + [0] * pad)
             self.tokens += len(f["input_ids"])
         self.padded_tokens += longest * len(features)
+        self.max_batch_tokens = max(self.max_batch_tokens, longest * len(features))
         return {
             "input_ids": torch.tensor(ids, dtype=torch.long),
             "labels": torch.tensor(labels, dtype=torch.long),
@@ -180,6 +184,29 @@ class PeakMemory:
             self.peak_mb = _peak_rss_mb()
             self.kind = "process_peak_rss"
         return False
+
+
+def current_memory_mb(device: str) -> float:
+    """Memory in use now: CUDA allocation, or the process's resident set after freeing what it can."""
+    import gc
+
+    gc.collect()
+    if device.startswith("cuda"):
+        return torch.cuda.memory_allocated() / 2**20
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)  # hand freed heap pages back to the OS
+    except (OSError, AttributeError):
+        pass
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def _peak_rss_mb() -> float:
@@ -259,6 +286,8 @@ def finetune(
     config = config or TrainConfig()
     if config.method not in METHODS:
         raise ValueError(f"unknown method {config.method!r}: choose one of {METHODS}")
+    target_device = base.device if isinstance(base, LoadedModel) else ("cuda" if torch.cuda.is_available() else "cpu")
+    memory_before = current_memory_mb(target_device)
     if isinstance(base, str):
         loaded = load_model(base, quantization="nf4" if config.method == "qlora" else None)
     else:
@@ -330,9 +359,11 @@ def finetune(
         train_seconds=round(seconds, 2),
         tokens_seen=collator.tokens,
         padded_tokens_seen=collator.padded_tokens,
+        max_batch_tokens=collator.max_batch_tokens,
         tokens_per_second=round(collator.tokens / seconds, 1) if seconds else 0.0,
         peak_memory_mb=round(memory.peak_mb, 1),
         peak_memory_kind=memory.kind,
+        memory_before_mb=round(memory_before, 1),
         final_loss=history[-1]["loss"] if history else float(output.training_loss),
         mean_train_loss=float(output.training_loss),
         optimizer_steps=int(trainer.state.global_step),

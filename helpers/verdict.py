@@ -61,3 +61,35 @@ def judge_threshold(claim: str, summary: dict, threshold: float, profile: str, a
     if profile == "smoke":
         text = f"[{SMOKE_LABEL}] {text}"
     return Verdict(claim, status, mean - threshold, low, high, text)
+
+
+def judge_non_inferiority(claim: str, comparison: dict, margin: float, profile: str, unit: str = "points", scale: float = 100.0) -> Verdict:
+    """Judge "A is no worse than B by more than `margin`" from a paired comparison of A - B.
+
+    supported: the whole 95% interval lies above -margin; not supported: it lies below -margin
+    (A is worse by more than the margin); inconclusive: the interval contains -margin.
+    """
+    effect, low, high = comparison["mean_diff"], comparison["ci_low"], comparison["ci_high"]
+    status = SUPPORTED if low > -margin else NOT_SUPPORTED if high < -margin else INCONCLUSIVE
+    text = (
+        f"{claim}: {status.upper()}. Difference {effect * scale:+.1f} {unit} (95% CI {low * scale:+.1f} to {high * scale:+.1f}, "
+        f"n={comparison.get('n')}); margin -{margin * scale:.1f} {unit}."
+    )
+    if profile == "smoke":
+        text = f"[{SMOKE_LABEL}] {text}"
+    return Verdict(claim, status, effect, low, high, text)
+
+
+def judge_measured(claim: str, values: list[float], threshold: float, profile: str, above: bool = True, unit: str = "", scale: float = 1.0) -> Verdict:
+    """Judge a measured quantity with no sampling error to speak of (a parameter count, a memory
+    ratio) against a threshold. With several runs, every run must clear the threshold."""
+    mean, low, high = sum(values) / len(values), min(values), max(values)
+    if above:
+        status = SUPPORTED if low > threshold else NOT_SUPPORTED if high <= threshold else INCONCLUSIVE
+    else:
+        status = SUPPORTED if high < threshold else NOT_SUPPORTED if low >= threshold else INCONCLUSIVE
+    spread = f" (range over {len(values)} runs {low * scale:.3g} to {high * scale:.3g}{unit})" if len(values) > 1 else ""
+    text = f"{claim}: {status.upper()}. Measured {mean * scale:.3g}{unit}{spread}; threshold {'>' if above else '<'} {threshold * scale:.3g}{unit}."
+    if profile == "smoke":
+        text = f"[{SMOKE_LABEL}] {text}"
+    return Verdict(claim, status, mean - threshold, low, high, text)

@@ -21,5 +21,7 @@ def test_notebook_is_clean_and_parameterised(path):
     assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
     params = "".join(tagged[0]["source"])
     assert "profile: str" in params and "results_dir: str" in params
+    for line in params.splitlines():  # papermill skips a parameter line with a second '=' (even in its comment)
+        assert line.count("=") <= 1, f"papermill cannot parse: {line}"
     markdown = " ".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
     assert "Use this in your project" in markdown

@@ -43,3 +43,17 @@ def test_smoke_verdicts_are_labelled():
     assert v.text.startswith("[SMOKE RUN")
     t = verdict.judge_threshold("over 95%", {"mean": 0.97, "ci_low": 0.93, "ci_high": 0.99}, 0.95, "cpu")
     assert t.status == "inconclusive"
+
+
+@pytest.mark.parametrize("low,high,expected", [(-0.03, 0.02, "supported"), (-0.2, -0.08, "not supported"), (-0.08, 0.01, "inconclusive"),
+                                               (-0.04, -0.01, "supported")])
+def test_non_inferiority_uses_the_margin_not_zero(low, high, expected):
+    v = verdict.judge_non_inferiority("LoRA within 5 points of full", {"mean_diff": (low + high) / 2, "ci_low": low, "ci_high": high, "n": 100}, 0.05, "cpu")
+    assert v.status == expected and "margin -5.0 points" in v.text
+
+
+def test_measured_quantities_are_judged_against_the_threshold():
+    assert verdict.judge_measured("under 1%", [0.035], 0.01, "cpu", above=False, unit="%", scale=100).status == "not supported"
+    assert verdict.judge_measured("under 1%", [0.004, 0.005], 0.01, "cpu", above=False).status == "supported"
+    mixed = verdict.judge_measured("at least 2x", [1.8, 2.4], 2.0, "cpu", unit="x")
+    assert mixed.status == "inconclusive" and "range over 2 runs" in mixed.text
