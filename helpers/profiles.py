@@ -34,13 +34,13 @@ NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
     "peft_cost": {
         "smoke": dict(model="tiny", n_intents=4, n_train=32, n_val=8, n_eval=16, steps=4, batch_size=8, seeds=[0],
                       full_lrs=[1e-3], lora_lrs=[3e-3], qlora_lrs=[3e-3], ranks=[4, 16], sweep_rank=16, attention_ranks=[16],
-                      mmlu_n=16, probe_steps=2, max_new_tokens=None, eval_batch_size=32),
+                      mmlu_n=16, mmlu_max_chars=400, probe_steps=2, max_new_tokens=None, eval_batch_size=32),
         "cpu": dict(model="smollm2-135m", n_intents=6, n_train=96, n_val=36, n_eval=120, steps=12, batch_size=8, seeds=[0],
-                    full_lrs=[1e-4, 3e-4], lora_lrs=[1e-3, 3e-3], qlora_lrs=[1e-3, 3e-3], ranks=[4, 16, 64], sweep_rank=16, attention_ranks=[16],
-                    mmlu_n=100, probe_steps=3, max_new_tokens=None, eval_batch_size=64),
+                    full_lrs=[1e-4, 3e-4, 1e-3], lora_lrs=[1e-3, 3e-3, 1e-2], qlora_lrs=[3e-3, 1e-2], ranks=[4, 16, 64], sweep_rank=16,
+                    attention_ranks=[16], mmlu_n=60, mmlu_max_chars=400, probe_steps=3, max_new_tokens=None, eval_batch_size=64),
         "gpu": dict(model="HuggingFaceTB/SmolLM2-1.7B-Instruct", n_intents=20, n_train=500, n_val=100, n_eval=600, steps=100, batch_size=16,
                     seeds=[0, 1, 2], full_lrs=[1e-5, 3e-5, 1e-4], lora_lrs=[1e-4, 3e-4, 1e-3], qlora_lrs=[1e-4, 3e-4, 1e-3], ranks=[4, 16, 64],
-                    sweep_rank=16, attention_ranks=[4, 16, 64], mmlu_n=500, probe_steps=10, max_new_tokens=None, eval_batch_size=128),
+                    sweep_rank=16, attention_ranks=[4, 16, 64], mmlu_n=500, mmlu_max_chars=700, probe_steps=10, max_new_tokens=None, eval_batch_size=128),
     },
 }
 

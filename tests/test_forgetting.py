@@ -10,7 +10,7 @@ HEADER = "question;choices;answer;error_type;source;correct_answer;potential_rea
 def test_reads_both_upstream_separators_and_windows_1252(tmp_path):
     (tmp_path / "mmlu_anatomy.csv").write_text(HEADER + "Which bone?;['a', 'b', 'c', 'd'];2;OK;;;\nBad one?;['a', 'b', 'c', 'd'];0;Wrong Groundtruth;;;\n")
     (tmp_path / "mmlu_ethics.csv").write_bytes(
-        ('question,choices,answer,error_type,source,correct_answer,potential_reason\r\n"Is it \x93fair\x94?","[\'yes\', \'no\', \'maybe\', \'never\']",1,ok,,,\r\n').encode("cp1252"))
+        ('question,choices,answer,error_type,source,correct_answer,potential_reason\r\n"Is it \u201cfair\u201d?","[\'yes\', \'no\', \'maybe\', \'never\']",1,ok,,,\r\n').encode("cp1252"))
     data = load_mmlu_redux(tmp_path)
     assert [(q["subject"], q["answer"]) for q in data["questions"]] == [("anatomy", 2), ("ethics", 1)]
     assert "fair" in data["questions"][1]["question"]
