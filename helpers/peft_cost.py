@@ -58,7 +58,7 @@ def run_arm(model_name: str, task: Task, val_task: Task, spec: MethodSpec, learn
     """Fine-tune, then score on the validation split (for choosing the learning rate), the test split
     and the general-knowledge questions. LoRA adapters are merged before evaluation (same function,
     faster generation)."""
-    tuned, record = finetune(model_name, task.train, spec.train_config(learning_rate, steps, batch_size, seed))
+    tuned, record = finetune(model_name, task.train, spec.train_config(learning_rate, steps, batch_size, seed, save=False))
     if spec.method == "lora":
         tuned = dataclasses.replace(tuned, model=tuned.model.merge_and_unload())
     started = time.perf_counter()
@@ -113,10 +113,10 @@ def arm_table(selected: dict[str, list[ArmResult]], probes: dict[str, dict] | No
             "trainable params": record.trainable_params, "trainable %": record.trainable_percent,
             "train seconds": float(np.mean([r.record.train_seconds for r in runs])),
             "tokens/s": float(np.mean([r.record.tokens_per_second for r in runs])),
-            "saved MB": record.saved_bytes / 1e6,
         }
-        if probes and spec in probes:
+        if probes and spec in probes:  # the probes save their adapter or model: its size on disk
             row["peak training memory MB"] = training_memory_mb(probes[spec])
+            row["saved MB"] = probes[spec]["saved_bytes"] / 1e6
         rows.append(row)
     return rows
 
@@ -269,8 +269,7 @@ def summarize_selected(selected: dict[str, list[ArmResult]]) -> dict:
                    "val_accuracy": float(np.mean([r.info["val_accuracy"] for r in runs])),
                    "trainable_params": runs[0].record.trainable_params, "trainable_percent": runs[0].record.trainable_percent,
                    "train_seconds": float(np.mean([r.record.train_seconds for r in runs])),
-                   "tokens_per_second": float(np.mean([r.record.tokens_per_second for r in runs])),
-                   "saved_bytes": runs[0].record.saved_bytes}
+                   "tokens_per_second": float(np.mean([r.record.tokens_per_second for r in runs]))}
             for spec, runs in selected.items()}
 
 

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+from transformers import TrainerCallback
 
 from .models import LoadedModel, load_model
 from .tasks import Example
@@ -238,6 +239,27 @@ def _oom_message(config: TrainConfig) -> str:
     )
 
 
+class AdapterSnapshots(TrainerCallback):
+    """Copies the trainable (adapter) weights after the given optimizer steps, so one run can also be
+    evaluated as if it had stopped early: `restore(model, step)`."""
+
+    def __init__(self, steps: list[int]):
+        self.steps = set(steps)
+        self.saved: dict[int, dict[str, torch.Tensor]] = {}
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        if state.global_step in self.steps and model is not None:
+            self.saved[state.global_step] = {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad}
+
+    def restore(self, model, step: int) -> None:
+        if step not in self.saved:
+            raise KeyError(f"no snapshot at step {step}; saved: {sorted(self.saved)}")
+        params = dict(model.named_parameters())
+        with torch.no_grad():
+            for name, value in self.saved[step].items():
+                params[name].copy_(value)
+
+
 def prepare_trainable_model(loaded: LoadedModel, config: TrainConfig):
     """Wrap the model for the chosen method (adapters for LoRA/QLoRA) after seeding."""
     from peft import LoraConfig, PeftModel, get_peft_model, prepare_model_for_kbit_training
@@ -276,10 +298,12 @@ def finetune(
     config: TrainConfig | None = None,
     output_dir: str | Path | None = None,
     progress: bool = True,
+    callbacks: list | None = None,
 ) -> tuple[LoadedModel, TrainRecord]:
     """Fine-tune `base` (a model name, or an already loaded model) on chat examples.
 
-    Returns the trained model (a peft model for LoRA/QLoRA) and a TrainRecord.
+    Returns the trained model (a peft model for LoRA/QLoRA) and a TrainRecord. `callbacks` are
+    transformers TrainerCallbacks (e.g. AdapterSnapshots to keep the adapter at earlier steps).
     """
     from transformers import Trainer, TrainingArguments
 
@@ -329,7 +353,7 @@ def finetune(
         dataloader_num_workers=0,
     )
     collator = CompletionCollator(tokenizer.pad_token_id)
-    trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=collator)
+    trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=collator, callbacks=callbacks)
     model.train()
     try:
         with PeakMemory(loaded.device) as memory:

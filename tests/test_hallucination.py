@@ -1,0 +1,82 @@
+import numpy as np
+import pytest
+
+from helpers import hallucination
+from helpers.hallucination import SetScores, evaluate_sets, unknown_share_mixes
+from helpers.knowledge_base import build_knowledge_base, question_sets
+from helpers.retrieval import BM25Retriever
+from helpers.training import AdapterSnapshots, TrainConfig, finetune
+
+
+def test_sets_are_answered_in_one_pass_and_retrieval_puts_documents_in_the_prompt(tiny, monkeypatch):
+    kb = build_knowledge_base(3, seed=0)
+    sets = question_sets(kb, 6, 3, seed=0)
+    sets.pop("train")
+    seen_prompts = []
+
+    def fake_generate(loaded, prompts, **kwargs):
+        seen_prompts.extend(prompts)
+        return ["I don't know."] * len(prompts)
+
+    monkeypatch.setattr(hallucination, "generate", fake_generate)
+    plain = evaluate_sets(tiny, sets, "base")
+    assert set(plain) == set(hallucination.EVAL_SETS)
+    assert plain["unanswerable"].outcomes["accuracy"].mean() == 1.0  # abstaining is right when nothing answers it
+    assert plain["unseen"].outcomes["abstention_rate"].mean() == 1.0 and plain["unseen"].outcomes["hallucination_rate"].sum() == 0
+    seen_prompts.clear()
+    evaluate_sets(tiny, sets, "rag", BM25Retriever(kb.documents), k=2)
+    assert all("Context:" in p[0]["content"] for p in seen_prompts)
+    gold_doc = kb.documents[sets["seen"][0].meta["doc_id"]]
+    assert any(gold_doc in p[0]["content"] for p in seen_prompts)
+
+
+def test_mixes_are_nested_and_check_their_supply():
+    known = [{"question": f"k{i}", "answers": ["a"]} for i in range(10)]
+    unknown = [{"question": f"u{i}", "answers": ["b"]} for i in range(10)]
+    mixes = unknown_share_mixes(known, unknown, 8, [0.0, 0.5, 1.0])
+    assert [sum(q["question"].startswith("u") for q in mixes[s]) for s in (0.0, 0.5, 1.0)] == [0, 4, 8]
+    half_known = {q["question"] for q in mixes[0.5] if q["question"].startswith("k")}
+    assert half_known <= {q["question"] for q in mixes[0.0]}  # the same known facts, fewer of them
+    with pytest.raises(ValueError, match="share 100%"):
+        unknown_share_mixes(known, unknown[:3], 8, [1.0])
+
+
+def test_snapshots_restore_the_early_adapter(toy_examples):
+    snapshots = AdapterSnapshots([1])
+    tuned, record = finetune("tiny", toy_examples, TrainConfig(method="lora", max_steps=4, batch_size=2, learning_rate=1e-2, save=False),
+                             progress=False, callbacks=[snapshots])
+    params = {n: p for n, p in tuned.model.named_parameters() if p.requires_grad}
+    early = snapshots.saved[1]
+    assert set(early) == set(params)
+    assert any(not np.allclose(early[n].numpy(), params[n].detach().numpy()) for n in params)  # training moved on after step 1
+    snapshots.restore(tuned.model, 1)
+    assert all(np.array_equal(early[n].numpy(), params[n].detach().numpy()) for n in params)
+    with pytest.raises(KeyError, match="no snapshot at step 3"):
+        snapshots.restore(tuned.model, 3)
+
+
+def scores(arm, values_by_set):
+    out = {}
+    for name, correct in values_by_set.items():
+        correct = np.array(correct, float)
+        hallucinated = 1 - correct
+        out[name] = SetScores(arm, name, {"accuracy": correct, "hallucination_rate": hallucinated, "abstention_rate": np.zeros_like(correct)}, [])
+    return out
+
+
+def test_verdicts_follow_the_outcomes():
+    n = 60
+    good, bad = [1] * n, [0] * n
+    results = {
+        "base": scores("base", {s: bad for s in hallucination.EVAL_SETS}),
+        "base + RAG": scores("base + RAG", {"seen": good, "paraphrase": good, "unseen": good, "unanswerable": bad, "general": bad}),
+        "ft": scores("ft", {"seen": good, "paraphrase": bad, "unseen": bad, "unanswerable": bad, "general": bad}),
+        "ft + RAG": scores("ft + RAG", {"seen": good, "paraphrase": good, "unseen": good, "unanswerable": bad, "general": bad}),
+        "fta": scores("fta", {"seen": good, "paraphrase": good, "unseen": good, "unanswerable": good, "general": bad}),
+    }
+    roles = {"base": "base", "base_rag": "base + RAG", "ft": "ft", "ft_rag": "ft + RAG", "ft_abstain_rag": "fta"}
+    curve = {(0.0, "long"): np.ones(n), (1.0, "long"): np.zeros(n), (1.0, "early"): np.ones(n), (0.0, "early"): np.ones(n)}
+    verdicts = hallucination.hallucination_verdicts(results, roles, "cpu", curve)
+    assert [v.status for v in verdicts] == ["supported"] * 8
+    flipped = hallucination.hallucination_verdicts({**results, "ft": results["base"]}, roles, "cpu")
+    assert flipped[0].status == "not supported" and len(flipped) == 6
