@@ -6,7 +6,6 @@ chosen per method on a validation split, never on the test items the verdicts us
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 import time
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from .arms import ArmResult, arm_summary, by_arm, paired_arms
 from .forgetting import knowledge_scores
 from .generation import generate
 from .tasks import Task
-from .training import TrainConfig, finetune
+from .training import TrainConfig, finetune, merged_for_inference
 
 GROUPS = {"full": "full fine-tune", "lora-all": "LoRA, all linear", "lora-attn": "LoRA, attention only", "qlora-all": "QLoRA, all linear"}
 GROUP_COLORS = {group: plots.PALETTE[i] for i, group in enumerate(GROUPS.values())}
@@ -59,8 +58,7 @@ def run_arm(model_name: str, task: Task, val_task: Task, spec: MethodSpec, learn
     and the general-knowledge questions. LoRA adapters are merged before evaluation (same function,
     faster generation)."""
     tuned, record = finetune(model_name, task.train, spec.train_config(learning_rate, steps, batch_size, seed, save=False))
-    if spec.method == "lora":
-        tuned = dataclasses.replace(tuned, model=tuned.model.merge_and_unload())
+    tuned = merged_for_inference(tuned)
     started = time.perf_counter()
     label = f"{spec.arm} lr {learning_rate:g} seed {seed}"
     val_predictions = generate(tuned, val_task.prompts(), max_new_tokens=max_new_tokens, batch_size=eval_batch_size, description=f"{label}: validation")
@@ -196,6 +194,7 @@ def plot_quality_vs_cost(selected: dict[str, list[ArmResult]], all_runs: list[Ar
     axes[0].set_xlabel("trainable parameters (log scale)")
     axes[1].set_xlabel("measured training memory (GB, peak minus before loading)")
     for ax in axes[:2]:
+        ax.margins(x=0.2)  # room for the arm labels
         ax.set_ylabel("test accuracy (%)")
         ax.set_ylim(-2, 102)
     for group, color in GROUP_COLORS.items():
@@ -236,6 +235,7 @@ def plot_memory_model(check_rows: list[dict], architectures, setups: dict[str, c
         bottom += values
     ax.plot(x, [row["measured memory MB"] / 1024 for row in check_rows], "k_", markersize=28, mew=2.5, label="measured")
     ax.set_xticks(x, [row["arm"] for row in check_rows], rotation=15)
+    ax.set_ylim(0, 1.45 * max(max(bottom), max(row["measured memory MB"] / 1024 for row in check_rows)))  # room for the legend
     ax.set_ylabel("training memory (GB)")
     ax.set_title(f"Cost model vs measured: {model_label}")
     ax.legend(fontsize=8)

@@ -260,6 +260,16 @@ class AdapterSnapshots(TrainerCallback):
                 params[name].copy_(value)
 
 
+def merged_for_inference(loaded: LoadedModel) -> LoadedModel:
+    """LoRA adapters on a 16/32-bit base folded into the weights: the same function, faster generation.
+    Other models (full fine-tunes, QLoRA's 4-bit base, plain models) come back unchanged."""
+    from peft import PeftModel
+
+    if isinstance(loaded.model, PeftModel) and loaded.quantization is None:
+        return dataclasses.replace(loaded, model=loaded.model.merge_and_unload())
+    return loaded
+
+
 def prepare_trainable_model(loaded: LoadedModel, config: TrainConfig):
     """Wrap the model for the chosen method (adapters for LoRA/QLoRA) after seeding."""
     from peft import LoraConfig, PeftModel, get_peft_model, prepare_model_for_kbit_training

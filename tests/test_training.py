@@ -73,3 +73,18 @@ def test_out_of_memory_becomes_advice(monkeypatch, toy_examples):
     message = str(err.value)
     assert "batch_size=4" in message and "grad_accum=2" in message
     assert "gradient_checkpointing=True" in message and "qlora" in message
+
+
+def test_merging_lora_keeps_the_answers(toy_examples):
+    from peft import PeftModel
+
+    from helpers.training import merged_for_inference
+
+    tuned, _ = finetune("tiny", toy_examples, TrainConfig(method="lora", **FAST), progress=False)
+    prompts = [ex.prompt for ex in toy_examples]
+    before = generate(tuned, prompts, max_new_tokens=6, progress=False)
+    merged = merged_for_inference(tuned)
+    assert not isinstance(merged.model, PeftModel)
+    assert generate(merged, prompts, max_new_tokens=6, progress=False) == before
+    full, _ = finetune("tiny", toy_examples, TrainConfig(method="full", **FAST), progress=False)
+    assert merged_for_inference(full) is full
