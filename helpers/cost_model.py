@@ -279,10 +279,9 @@ def relative_error(predicted: float, measured: float) -> float:
 
 
 def recommend_method(arch: Architecture, gpu_memory_gb: float, batch_size: int = 4, seq_len: int = 1024, usable_fraction: float = 0.9) -> str:
-    """LoRA if it fits (near full quality, faster than QLoRA), else QLoRA, else advice on what to change.
-
-    Full fine-tuning is never the default: it needs the most memory and, on a narrow task, the
-    course measured little or no quality gain over LoRA. It is named when it fits, as an option.
+    """Pick by memory: LoRA on a 16-bit base if it fits (no 4-bit quantization error, usually faster
+    than QLoRA on GPUs), else QLoRA, else advice on what to change. When full fine-tuning fits too, say
+    so: whether it beats LoRA on a task is something to measure on a validation split, not assume.
     """
     gpu = GPU("yours", gpu_memory_gb, 0)
 
@@ -291,7 +290,7 @@ def recommend_method(arch: Architecture, gpu_memory_gb: float, batch_size: int =
         return fits(training_memory(arch, setup), gpu, usable_fraction)
 
     if fits_with("lora"):
-        extra = " Full fine-tuning also fits, if you have the data to justify it." if fits_with("full") else ""
+        extra = " Full fine-tuning also fits: compare the two on a validation split." if fits_with("full") else ""
         return f"LoRA (bf16 base, adapters on all linear layers).{extra}"
     if fits_with("qlora"):
         return "QLoRA (4-bit NF4 base): LoRA on a 16-bit base does not fit."
