@@ -48,7 +48,7 @@ NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
                       eq_relations=["P17", "P36"], eq_candidates=24, eq_n_train=8, eq_shares=[0.0, 1.0], eq_early_epochs=1.0, eq_long_epochs=2.0, eq_n_eval=16),
         "cpu": dict(model="smollm2-135m", method="lora", learning_rate=3e-3, batch_size=8, seeds=[0], kb_per_kind=20, n_train_facts=48, n_per_set=24,
                     qa_epochs=6.0, rag_train_facts=24, n_abstain=12, rag_epochs=2.0, top_k=2, max_new_tokens=16, eval_batch_size=64,
-                    eq_relations=["P17", "P495", "P36", "P19", "P407"], eq_candidates=480, eq_n_train=24, eq_shares=[0.0, 0.5, 1.0],
+                    eq_relations=["P36", "P176", "P407", "P495", "P19"], eq_candidates=400, eq_n_train=24, eq_shares=[0.0, 0.5, 1.0],
                     eq_early_epochs=2.0, eq_long_epochs=10.0, eq_n_eval=40),
         "gpu": dict(model="HuggingFaceTB/SmolLM2-1.7B-Instruct", method="qlora", learning_rate=5e-4, batch_size=16, seeds=[0, 1, 2], kb_per_kind=50,
                     n_train_facts=200, n_per_set=60, qa_epochs=8.0, rag_train_facts=100, n_abstain=50, rag_epochs=2.0, top_k=3, max_new_tokens=24,
