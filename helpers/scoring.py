@@ -142,11 +142,13 @@ def answer_outcomes(predictions: list[str], answers: list[list[str] | None]) -> 
     """Correct / hallucinated (answered and wrong) / abstained per item.
 
     An answers entry of None marks an unanswerable question: abstaining counts as correct there, and
-    any answer counts as a hallucination.
+    any answer counts as a hallucination. An empty output states nothing, so it counts as abstaining.
     """
+    if len(predictions) != len(answers):
+        raise ValueError(f"{len(predictions)} predictions for {len(answers)} questions")
     correct, wrong, abstained = [], [], []
     for prediction, gold in zip(predictions, answers):
-        abstain = is_abstention(prediction)
+        abstain = is_abstention(prediction) or not prediction.strip()
         if gold is None:
             ok = abstain
         else:

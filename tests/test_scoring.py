@@ -53,3 +53,12 @@ def test_macro_f1_summary_interval_brackets_the_value():
     summary = scoring.macro_f1_summary(predicted, gold, ["a", "b"])
     assert summary["mean"] == pytest.approx(scoring.macro_f1(predicted, gold, ["a", "b"]))
     assert summary["ci_low"] <= summary["mean"] <= summary["ci_high"] and summary["ci_low"] < summary["ci_high"]
+
+
+def test_an_empty_answer_is_no_claim_and_short_fragments_do_not_match():
+    out = scoring.answer_outcomes(["", "  ", "Labs"], [["Paris"], None, ["Zorvant Labs"]])
+    assert out["abstention_rate"].tolist() == [1, 1, 0]
+    assert out["accuracy"].tolist() == [0, 1, 0] and out["hallucination_rate"].tolist() == [0, 0, 1]
+    assert scoring.answer_matches("Zorvant Labs", ["Zorvant Labs Inc"]) and not scoring.answer_matches("Inc", ["Zorvant Labs Inc"])
+    with pytest.raises(ValueError, match="2 predictions for 1 questions"):
+        scoring.answer_outcomes(["a", "b"], [["a"]])
