@@ -55,6 +55,18 @@ NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
                     eval_batch_size=128, eq_relations=["P17", "P495", "P36", "P19", "P407", "P50", "P176", "P26"], eq_candidates=3000, eq_n_train=200,
                     eq_shares=[0.0, 0.25, 0.5, 0.75, 1.0], eq_early_epochs=2.0, eq_long_epochs=20.0, eq_n_eval=300),
     },
+    "one_and_done": {
+        "smoke": dict(model="tiny", method="lora", learning_rate=3e-3, epochs=1.0, batch_size=8, seeds=[0], n_periods=3, n_products=6, n_train0=16,
+                      n_new=8, replay_share=0.5, n_eval=6, n_traffic=40, n_canary=8, top_k=2, max_new_tokens=8, eval_batch_size=64,
+                      clinc_periods=2, clinc_intents_per_period=2, clinc_train_per_intent=4, clinc_eval_per_intent=4),
+        "cpu": dict(model="smollm2-135m", method="lora", learning_rate=3e-3, epochs=3.0, batch_size=8, seeds=[0], n_periods=3, n_products=12,
+                    n_train0=80, n_new=32, replay_share=0.5, n_eval=16, n_traffic=100, n_canary=16, top_k=2, max_new_tokens=12, eval_batch_size=64,
+                    clinc_periods=3, clinc_intents_per_period=3, clinc_train_per_intent=8, clinc_eval_per_intent=8),
+        "gpu": dict(model="HuggingFaceTB/SmolLM2-1.7B-Instruct", method="qlora", learning_rate=5e-4, epochs=3.0, batch_size=16, seeds=[0, 1, 2],
+                    n_periods=4, n_products=30, n_train0=400, n_new=160, replay_share=0.5, n_eval=60, n_traffic=200, n_canary=50, top_k=2,
+                    max_new_tokens=16, eval_batch_size=128, clinc_periods=4, clinc_intents_per_period=10, clinc_train_per_intent=50,
+                    clinc_eval_per_intent=20),
+    },
 }
 
 

@@ -87,3 +87,28 @@ def paired_comparison(a, b, n_boot: int = DEFAULT_BOOTSTRAP, n_permutations: int
         "b_better": int(np.sum(diff < 0)),
         "ties": int(np.sum(diff == 0)),
     }
+
+
+def independent_comparison(a, b, n_boot: int = DEFAULT_BOOTSTRAP, n_permutations: int = 5000, seed: int = 0) -> dict:
+    """Compare two independent samples (different items, e.g. two periods' questions): mean(A) - mean(B),
+    a bootstrap interval resampling each sample on its own, and a two-sided label-permutation p-value."""
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    if a.size == 0 or b.size == 0:
+        raise ValueError("both samples need at least one item")
+    rng = np.random.default_rng(seed)
+    diffs = rng.choice(a, size=(n_boot, a.size)).mean(axis=1) - rng.choice(b, size=(n_boot, b.size)).mean(axis=1)
+    observed = a.mean() - b.mean()
+    pooled = np.concatenate([a, b])
+    null = np.empty(n_permutations)
+    for i in range(n_permutations):
+        shuffled = rng.permutation(pooled)
+        null[i] = shuffled[: a.size].mean() - shuffled[a.size :].mean()
+    return {
+        "mean_diff": float(observed),
+        "ci_low": float(np.quantile(diffs, 0.025)),
+        "ci_high": float(np.quantile(diffs, 0.975)),
+        "p_value": float((1 + np.sum(np.abs(null) >= abs(observed) - 1e-12)) / (n_permutations + 1)),
+        "n": int(a.size + b.size),
+        "test": "label permutation, independent samples",
+    }

@@ -39,7 +39,7 @@ def judge_difference(claim: str, comparison: dict, profile: str, unit: str = "po
     text = (
         f"{claim}: {status.upper()}. Difference {effect * scale:+.1f} {unit} "
         f"(95% CI {low * scale:+.1f} to {high * scale:+.1f}"
-        + (f", paired permutation p={p:.3g}" if p is not None else "")
+        + (f", {comparison.get('test', 'paired permutation')} p={p:.3g}" if p is not None else "")
         + f", n={comparison.get('n')})."
     )
     if profile == "smoke":

@@ -57,3 +57,14 @@ def test_measured_quantities_are_judged_against_the_threshold():
     assert verdict.judge_measured("under 1%", [0.004, 0.005], 0.01, "cpu", above=False).status == "supported"
     mixed = verdict.judge_measured("at least 2x", [1.8, 2.4], 2.0, "cpu", unit="x")
     assert mixed.status == "inconclusive" and "range over 2 runs" in mixed.text
+
+
+def test_independent_comparison_for_different_items():
+    rng = np.random.default_rng(3)
+    before, after = rng.binomial(1, 0.8, 200), rng.binomial(1, 0.5, 150)  # different sizes: not pairable
+    result = stats.independent_comparison(before, after)
+    assert result["ci_low"] > 0.15 and result["p_value"] < 0.01 and result["n"] == 350
+    same = stats.independent_comparison(before, before[:100])
+    assert same["ci_low"] < 0 < same["ci_high"]
+    text = verdict.judge_difference("decays", result, "cpu").text
+    assert "independent samples p=" in text and "paired" not in text

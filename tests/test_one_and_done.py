@@ -1,0 +1,50 @@
+import numpy as np
+import torch
+
+from helpers import one_and_done
+from helpers.one_and_done import WORLD_KINDS, WORLD_STRATEGIES, PeriodScores, Strategy
+from helpers.training import TrainConfig, finetune
+
+
+def world_scores(once_last, replay_last, new_only_unchanged, n=80):
+    s = PeriodScores()
+    for name in WORLD_STRATEGIES.values():
+        for kind in WORLD_KINDS:
+            s.add(name, 0, kind, np.ones(n))
+    for name in WORLD_STRATEGIES.values():
+        for kind in WORLD_KINDS:
+            s.add(name, 2, kind, np.full(n, once_last if name == WORLD_STRATEGIES["once"] else replay_last))
+    s.add(WORLD_STRATEGIES["new_only"], 2, "unchanged", np.full(n, new_only_unchanged))
+    return s
+
+
+def test_verdicts_follow_the_scores():
+    decayed = world_scores(once_last=0.0, replay_last=1.0, new_only_unchanged=0.0)
+    verdicts = one_and_done.maintenance_verdicts(decayed, 2, WORLD_KINDS, "cpu", WORLD_STRATEGIES, monitor_first=1, drop_period=2)
+    assert [v.status for v in verdicts] == ["supported", "supported", "supported", "supported"]
+    assert "independent samples" in verdicts[0].text
+    stable = world_scores(once_last=1.0, replay_last=1.0, new_only_unchanged=1.0)
+    verdicts = one_and_done.maintenance_verdicts(stable, 2, WORLD_KINDS, "cpu", WORLD_STRATEGIES, monitor_first=None, drop_period=None)
+    assert [v.status for v in verdicts] == ["not supported", "not supported", "not supported", "inconclusive"]
+    late = one_and_done.maintenance_verdicts(decayed, 2, WORLD_KINDS, "cpu", WORLD_STRATEGIES, monitor_first=None, drop_period=2)
+    assert late[3].status == "not supported"
+
+
+def test_first_significant_drop_and_seed_average():
+    s = world_scores(once_last=0.2, replay_last=1.0, new_only_unchanged=1.0)
+    assert one_and_done.first_significant_drop(s, WORLD_STRATEGIES["once"], WORLD_KINDS) == 2
+    assert one_and_done.first_significant_drop(s, WORLD_STRATEGIES["replay"], WORLD_KINDS) is None
+    averaged = one_and_done.average_scores([world_scores(0.0, 1.0, 1.0), world_scores(1.0, 1.0, 1.0)])
+    assert averaged.pooled(WORLD_STRATEGIES["once"], 2, WORLD_KINDS).mean() == 0.5
+
+
+def test_continued_training_leaves_other_strategies_untouched(toy_examples):
+    config = TrainConfig(method="lora", max_steps=2, batch_size=2, learning_rate=1e-2, save=False)
+    base, _ = finetune("tiny", toy_examples, config, progress=False)
+    before = {n: p.detach().clone() for n, p in base.model.named_parameters() if "lora_" in n}
+    once, retrained = Strategy("once", base), Strategy("retrained", base)
+    retrained.continue_training(toy_examples, config, period=1)
+    assert once.model is base and retrained.retrains == [1] and retrained.examples_used == 4
+    assert all(torch.equal(before[n], p) for n, p in base.model.named_parameters() if "lora_" in n)
+    changed = dict(retrained.model.model.named_parameters())
+    assert any(not torch.equal(before[n], changed[n]) for n in before)
