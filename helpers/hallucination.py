@@ -81,27 +81,38 @@ def outcome_table(results: dict[str, dict[str, SetScores]]) -> list[dict]:
     return rows
 
 
-def plot_outcomes(results: dict[str, dict[str, SetScores]], subtitle: str, profile: str):
-    """One panel per question set: a stacked bar per arm (correct / hallucinated / abstained)."""
+def plot_outcomes(summaries: dict[str, dict[str, dict]], subtitle: str, profile: str):
+    """One panel per question set: a stacked bar per arm (correct / hallucinated / abstained).
+
+    summaries: {arm: {set: {"accuracy" | "hallucination_rate" | "abstention_rate": summary}}}, e.g.
+    {arm: {name: scores.summary()}} or a result file's metrics["outcomes"]. On unanswerable questions
+    abstaining is the correct outcome, so there the abstained share is inside "correct".
+    """
     import matplotlib.pyplot as plt
 
-    arms = list(results)
-    sets = [name for name in EVAL_SETS if any(name in by_set for by_set in results.values())]
+    arms = list(summaries)
+    sets = [name for name in EVAL_SETS if any(name in by_set for by_set in summaries.values())]
     fig, axes = plt.subplots(1, len(sets), figsize=(3.3 * len(sets), 4.6), sharey=True, squeeze=False)
-    colors = {"accuracy": "#2a9d8f", "hallucination_rate": "#e76f51", "abstention_rate": "#adb5bd"}
-    labels = {"accuracy": "correct", "hallucination_rate": "hallucinated", "abstention_rate": "abstained"}
+    colors = {"correct": "#2a9d8f", "hallucinated": "#e76f51", "abstained": "#adb5bd"}
     for ax, name in zip(axes[0], sets):
+        parts = {"correct": [], "hallucinated": [], "abstained": []}
+        for arm in arms:
+            s = summaries[arm].get(name)
+            correct = s["accuracy"]["mean"] if s else 0.0
+            abstained = s["abstention_rate"]["mean"] if s else 0.0
+            parts["correct"].append(correct * 100)
+            parts["hallucinated"].append((s["hallucination_rate"]["mean"] if s else 0.0) * 100)
+            parts["abstained"].append((abstained - correct if name == "unanswerable" else abstained) * 100)
         bottom = np.zeros(len(arms))
-        for metric in ("accuracy", "hallucination_rate", "abstention_rate"):
-            values = np.array([results[a][name].outcomes[metric].mean() * 100 if name in results[a] else 0 for a in arms])
-            ax.bar(range(len(arms)), values, bottom=bottom, color=colors[metric], label=labels[metric])
-            bottom += values
+        for label, values in parts.items():
+            ax.bar(range(len(arms)), values, bottom=bottom, color=colors[label], label=label)
+            bottom += np.array(values)
         for i, arm in enumerate(arms):
-            if name in results[arm]:
-                s = results[arm][name].summary()["accuracy"]
+            if name in summaries[arm]:
+                s = summaries[arm][name]["accuracy"]
                 ax.errorbar(i, s["mean"] * 100, yerr=[[(s["mean"] - s["ci_low"]) * 100], [(s["ci_high"] - s["mean"]) * 100]], fmt="none", color="black", capsize=2, lw=1)
         ax.set_xticks(range(len(arms)), arms, rotation=60, ha="right", fontsize=8)
-        ax.set_title(name)
+        ax.set_title(name + (" (abstaining is correct)" if name == "unanswerable" else ""), fontsize=9 if name == "unanswerable" else None)
         ax.set_ylim(0, 100)
     axes[0][0].set_ylabel("share of questions (%), bars: 95% CI of correct")
     axes[0][-1].legend(fontsize=8, loc="upper right")
