@@ -121,7 +121,8 @@ def plot_over_time(period_scores: PeriodScores, kinds: tuple[str, ...], title: s
 
 
 def maintenance_verdicts(world_scores: PeriodScores, last: int, kinds_all: tuple[str, ...], profile: str, names: dict[str, str],
-                         monitor_first: int | None, drop_period: int | None, clinc: PeriodScores | None = None) -> list[verdict.Verdict]:
+                         drift_first: int | None, drop_period: int | None, clinc: PeriodScores | None = None,
+                         monitor_first: int | None = None) -> list[verdict.Verdict]:
     """The sub-claims, each from paired comparisons on the same questions at the last period.
 
     names maps roles to strategy names: once, new_only, replay, retrieval, monitored.
@@ -136,16 +137,8 @@ def maintenance_verdicts(world_scores: PeriodScores, last: int, kinds_all: tuple
         verdict.judge_difference(f"Retraining on new data alone forgets what still holds; replay prevents it (replay minus new-only, unchanged facts, period {last})",
                                  stats.paired_comparison(world_scores.scores[replay][last]["unchanged"], world_scores.scores[new_only][last]["unchanged"]), profile),
     ]
-    caught = monitor_first is not None and drop_period is not None and monitor_first <= drop_period
-    out.append(verdict.Verdict(
-        "The label-free drift monitor fires no later than the first measured accuracy drop",
-        verdict.SUPPORTED if caught else verdict.NOT_SUPPORTED if drop_period is not None else verdict.INCONCLUSIVE,
-        float("nan"), float("nan"), float("nan"),
-        (f"[{verdict.SMOKE_LABEL}] " if profile == "smoke" else "")
-        + f"The label-free drift monitor fires no later than the first measured accuracy drop: "
-        + f"{(verdict.SUPPORTED if caught else verdict.NOT_SUPPORTED if drop_period is not None else verdict.INCONCLUSIVE).upper()}. "
-        + f"First firing: {'period ' + str(monitor_first) if monitor_first is not None else 'never'}; first significant drop of the "
-        + f"once-trained model: {'period ' + str(drop_period) if drop_period is not None else 'none measured'}."))
+    out.append(_timing_verdict("The label-free drift monitor fires no later than the first measured accuracy drop", drift_first, drop_period, profile))
+    out.append(_timing_verdict("The drift monitor or the labelled canary fires no later than the first measured accuracy drop", monitor_first, drop_period, profile))
     if clinc is not None:
         periods = sorted(clinc.scores[replay])
         p = periods[-1]
@@ -153,6 +146,21 @@ def maintenance_verdicts(world_scores: PeriodScores, last: int, kinds_all: tuple
             f"CLINC150: replay keeps earlier intents that new-data-only retraining forgets (replay minus new-only, old intents, period {p})",
             stats.paired_comparison(clinc.scores[replay][p]["old"], clinc.scores[new_only][p]["old"]), profile))
     return out
+
+
+def _timing_verdict(claim: str, first_firing: int | None, drop_period: int | None, profile: str) -> verdict.Verdict:
+    """Supported when the signal fired at or before the first significant drop; not supported when the
+    drop came first (or the signal never fired); inconclusive when no drop was measured."""
+    if drop_period is None:
+        status = verdict.INCONCLUSIVE
+    else:
+        status = verdict.SUPPORTED if first_firing is not None and first_firing <= drop_period else verdict.NOT_SUPPORTED
+    text = (f"{claim}: {status.upper()}. First firing: {'period ' + str(first_firing) if first_firing is not None else 'never'}; "
+            f"first significant drop of the once-trained model: {'period ' + str(drop_period) if drop_period is not None else 'none measured'}.")
+    if profile == "smoke":
+        text = f"[{verdict.SMOKE_LABEL}] {text}"
+    nan = float("nan")
+    return verdict.Verdict(claim, status, nan, nan, nan, text)
 
 
 def first_significant_drop(period_scores: PeriodScores, strategy: str, kinds: tuple[str, ...]) -> int | None:
@@ -176,15 +184,21 @@ WORLD_KINDS = ("changed", "unchanged", "new_products")
 
 
 def simulate_world(model_name: str, world, evals: dict[int, dict[str, list[Example]]], fires: dict[int, bool], config: TrainConfig,
-                   n_train0: int, n_new: int, replay_share: float, top_k: int, max_new_tokens: int, batch_size: int):
-    """Run every strategy through the periods of a drift world; return (PeriodScores, strategies).
+                   n_train0: int, n_new: int, replay_share: float, top_k: int, max_new_tokens: int, batch_size: int, n_canary: int = 16):
+    """Run every strategy through the periods of a drift world; return (PeriodScores, strategies, canary).
 
     Period 0: one fine-tune on that period's facts, shared by all strategies. Each later period:
     "new data only" trains on the facts that changed; "with replay" trains on those plus still-valid
     older examples; "retrain when monitor fires" does what "with replay" does, but only in periods
     where the monitor fired; "fine-tuned once" and "retrieval" never train (retrieval answers with the
     period's catalog documents in the prompt).
+
+    The monitor fires on label-free drift (`fires`, computed from the questions alone) or on the
+    labelled canary: the deployed model's accuracy on the period's first n_canary evaluation questions,
+    checked against its period-0 canary accuracy before deciding whether to retrain.
+    canary: {period: {"accuracy": ..., "fires": ...}}.
     """
+    from .drift_monitor import canary_check
     from .drift_world import replay_mix, training_set, with_catalog_context
 
     names = WORLD_STRATEGIES
@@ -193,7 +207,12 @@ def simulate_world(model_name: str, world, evals: dict[int, dict[str, list[Examp
     strategies = {role: Strategy(name, base0, [0], record.train_seconds, len(first)) for role, name in names.items()}
     old_pool = list(first)
     scores = PeriodScores()
+    canary: dict[int, dict] = {}
     for period in range(world.n_periods):
+        monitored = strategies["monitored"]
+        canary_questions = [ex for kind in WORLD_KINDS for ex in evals[period].get(kind, [])][:n_canary]
+        accuracy = float(qa_correct(answer(monitored.model, canary_questions, max_new_tokens, batch_size, f"canary, period {period}"), canary_questions).mean())
+        canary[period] = {"accuracy": accuracy, "fires": period > 0 and canary_check(accuracy, canary[0]["accuracy"], len(canary_questions))}
         if period > 0:
             new = training_set(world, period, n_new, seed=config.seed + period, since=period - 1)
             mixed = replay_mix(new, old_pool, replay_share, seed=config.seed + period)
@@ -201,8 +220,7 @@ def simulate_world(model_name: str, world, evals: dict[int, dict[str, list[Examp
             replay = strategies["replay"]
             before = replay.train_seconds
             replay.continue_training(mixed, config, period)
-            monitored = strategies["monitored"]
-            if fires[period]:
+            if fires[period] or canary[period]["fires"]:
                 if monitored.retrains == replay.retrains[:-1]:  # same start, same data, same seed: the same model
                     monitored.adopt(replay, period, replay.train_seconds - before, len(mixed))
                 else:
@@ -218,7 +236,7 @@ def simulate_world(model_name: str, world, evals: dict[int, dict[str, list[Examp
                 if n:
                     scores.add(strategy.name, period, kind, correct[start : start + n])
                 start += n
-    return scores, strategies
+    return scores, strategies, canary
 
 
 CLINC_STRATEGIES = {"once": "fine-tuned once", "new_only": "new data only", "replay": "with replay"}

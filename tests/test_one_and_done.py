@@ -20,14 +20,14 @@ def world_scores(once_last, replay_last, new_only_unchanged, n=80):
 
 def test_verdicts_follow_the_scores():
     decayed = world_scores(once_last=0.0, replay_last=1.0, new_only_unchanged=0.0)
-    verdicts = one_and_done.maintenance_verdicts(decayed, 2, WORLD_KINDS, "cpu", WORLD_STRATEGIES, monitor_first=1, drop_period=2)
-    assert [v.status for v in verdicts] == ["supported", "supported", "supported", "supported"]
+    verdicts = one_and_done.maintenance_verdicts(decayed, 2, WORLD_KINDS, "cpu", WORLD_STRATEGIES, drift_first=2, drop_period=2, monitor_first=1)
+    assert [v.status for v in verdicts] == ["supported"] * 5
     assert "independent samples" in verdicts[0].text
     stable = world_scores(once_last=1.0, replay_last=1.0, new_only_unchanged=1.0)
-    verdicts = one_and_done.maintenance_verdicts(stable, 2, WORLD_KINDS, "cpu", WORLD_STRATEGIES, monitor_first=None, drop_period=None)
-    assert [v.status for v in verdicts] == ["not supported", "not supported", "not supported", "inconclusive"]
-    late = one_and_done.maintenance_verdicts(decayed, 2, WORLD_KINDS, "cpu", WORLD_STRATEGIES, monitor_first=None, drop_period=2)
-    assert late[3].status == "not supported"
+    verdicts = one_and_done.maintenance_verdicts(stable, 2, WORLD_KINDS, "cpu", WORLD_STRATEGIES, drift_first=None, drop_period=None)
+    assert [v.status for v in verdicts] == ["not supported", "not supported", "not supported", "inconclusive", "inconclusive"]
+    late = one_and_done.maintenance_verdicts(decayed, 2, WORLD_KINDS, "cpu", WORLD_STRATEGIES, drift_first=None, drop_period=1, monitor_first=2)
+    assert late[3].status == "not supported" and late[4].status == "not supported" and "never" in late[3].text
 
 
 def test_first_significant_drop_and_seed_average():
