@@ -8,6 +8,7 @@ latest model (a copy, so strategies never share weights).
 from __future__ import annotations
 
 import copy
+import random
 import time
 from dataclasses import dataclass, field
 
@@ -210,7 +211,8 @@ def simulate_world(model_name: str, world, evals: dict[int, dict[str, list[Examp
     canary: dict[int, dict] = {}
     for period in range(world.n_periods):
         monitored = strategies["monitored"]
-        canary_questions = [ex for kind in WORLD_KINDS for ex in evals[period].get(kind, [])][:n_canary]
+        pool = [ex for kind in WORLD_KINDS for ex in evals[period].get(kind, [])]
+        canary_questions = random.Random(config.seed + 7919 * period).sample(pool, min(n_canary, len(pool)))  # all kinds, not the first ones
         accuracy = float(qa_correct(answer(monitored.model, canary_questions, max_new_tokens, batch_size, f"canary, period {period}"), canary_questions).mean())
         canary[period] = {"accuracy": accuracy, "fires": period > 0 and canary_check(accuracy, canary[0]["accuracy"], len(canary_questions))}
         if period > 0:
