@@ -6,11 +6,10 @@ and test (100 / 20 / 30 requests per intent) and oos_train, oos_val, oos_test (o
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
-from .data_sources import DatasetNotAvailableError, _local_folder
+from .data_sources import DatasetNotAvailableError, _local_folder, read_json_file
 from .paths import hub_offline
 from .tasks import Example
 
@@ -44,10 +43,7 @@ def _read_local(folder: Path) -> dict:
     path = folder / FILE_NAME
     if not path.is_file():
         raise DatasetNotAvailableError(f"clinc150: {path} does not exist")
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from None
+    raw = read_json_file(path)
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: expected an object of splits, got {type(raw).__name__}")
     missing = [s for s in REQUIRED_SPLITS if s not in raw]

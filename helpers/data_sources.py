@@ -26,6 +26,16 @@ def _local_folder(name: str, folder: str | Path | None) -> Path | None:
     return None
 
 
+def read_json_file(path: Path):
+    """A JSON file's content; a syntax error raises ValueError naming the file, line and column."""
+    import json
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err.msg} at line {err.lineno}, column {err.colno})") from None
+
+
 def _read_csv(path: Path, required: list[str]) -> list[dict]:
     rows = []
     with open(path, newline="", encoding="utf-8") as handle:

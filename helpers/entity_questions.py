@@ -7,14 +7,13 @@ Wikidata relation, e.g. train/P36.train.json = [{"question": ..., "answers": [..
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 import urllib.request
 import zipfile
 from pathlib import Path
 
-from .data_sources import DatasetNotAvailableError, _local_folder
+from .data_sources import DatasetNotAvailableError, _local_folder, read_json_file
 from .paths import cache_dir, hub_offline
 
 NAME = "entity_questions"
@@ -60,10 +59,7 @@ def _downloaded_folder() -> Path:
 
 def _read_relation_file(path: Path, relation: str) -> list[dict]:
     """One relation file; a malformed row raises ValueError naming the file, the row index and the field."""
-    try:
-        rows = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON ({err.msg} at line {err.lineno}, column {err.colno})") from None
+    rows = read_json_file(path)
     if not isinstance(rows, list):
         raise ValueError(f"{path}: expected a JSON list of {{question, answers}} objects, got {type(rows).__name__}")
     questions = []

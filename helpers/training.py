@@ -200,24 +200,25 @@ def current_memory_mb(device: str) -> float:
         ctypes.CDLL("libc.so.6").malloc_trim(0)  # hand freed heap pages back to the OS
     except (OSError, AttributeError):
         pass
+    return _proc_status_mb("VmRSS") or 0.0
+
+
+def _proc_status_mb(field: str) -> float | None:
+    """A memory field of /proc/self/status (VmRSS: resident now, VmHWM: peak resident) in MB; None off Linux."""
     try:
         with open("/proc/self/status") as handle:
             for line in handle:
-                if line.startswith("VmRSS:"):
+                if line.startswith(f"{field}:"):
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
-    return 0.0
+    return None
 
 
 def _peak_rss_mb() -> float:
-    try:
-        with open("/proc/self/status") as handle:
-            for line in handle:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
+    peak = _proc_status_mb("VmHWM")
+    if peak is not None:
+        return peak
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
