@@ -22,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     playbook.add_argument("--check", action="store_true", help="fail if a page is stale or cites a missing result")
     probe = sub.add_parser("measure-training", help="(internal) train one configuration in this fresh process and write its record")
     probe.add_argument("spec", help="JSON spec written by helpers.cost_probe.measure_training_cost")
+    inference = sub.add_parser("measure-inference", help="(internal) time one model's serving in this fresh process and write the result")
+    inference.add_argument("spec", help="JSON spec written by helpers.inference_cost.measure_inference_cost")
     args = parser.parse_args(argv)
 
     if args.command == "course":
@@ -45,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         from .cost_probe import run_spec
 
         return run_spec(args.spec)
+    if args.command == "measure-inference":
+        from .inference_cost import run_spec as run_inference_spec
+
+        return run_inference_spec(args.spec)
     return 2
 
 

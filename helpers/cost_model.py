@@ -90,6 +90,16 @@ class Architecture:
             qkv_bias=bool(get("attention_bias", False)) or get("model_type") == "qwen2",
         )
 
+    def to_transformers_config(self):
+        """A transformers config with this shape (Qwen2 when the attention has biases, else Llama), for
+        building a model with random weights to time it: speed and memory depend on shapes, not values."""
+        from transformers import LlamaConfig, Qwen2Config
+
+        shape = dict(hidden_size=self.hidden, intermediate_size=self.intermediate, num_hidden_layers=self.layers,
+                     num_attention_heads=self.heads, num_key_value_heads=self.kv_heads, vocab_size=self.vocab,
+                     tie_word_embeddings=self.tied_embeddings, max_position_embeddings=8192)
+        return Qwen2Config(**shape) if self.qkv_bias else LlamaConfig(**shape)
+
 
 # Published configs (config.json on the hub) of the model families the course uses.
 KNOWN_ARCHITECTURES = {
@@ -108,6 +118,13 @@ KNOWN_ARCHITECTURES = {
         Architecture("Llama-3.1-70B", 8192, 80, 28672, 64, 8, 128256, False),
     ]
 }
+
+
+def architecture_for(model_name: str) -> Architecture | None:
+    """The published architecture of a model name such as "HuggingFaceTB/SmolLM2-1.7B-Instruct" or
+    "Qwen2.5-7B"; None when the name is not one of KNOWN_ARCHITECTURES."""
+    stem = model_name.rstrip("/").split("/")[-1].lower().removesuffix("-instruct")
+    return next((arch for name, arch in KNOWN_ARCHITECTURES.items() if name.lower() == stem), None)
 
 
 def resolve_targets(targets: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:

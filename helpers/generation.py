@@ -15,10 +15,13 @@ def generate(
     batch_size: int = 16,
     progress: bool = True,
     description: str = "generating",
+    min_new_tokens: int | None = None,
 ) -> list[str]:
     """Greedy completions for chat prompts, in input order.
 
     Prompts are sorted by length and left-padded in batches, so little compute goes to padding.
+    min_new_tokens: generate at least this many tokens (timing runs set it to max_new_tokens so that
+    every request does the same work).
     """
     tokenizer = loaded.tokenizer
     texts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
@@ -39,6 +42,7 @@ def generate(
                 attention_mask=mask,
                 max_new_tokens=max_new_tokens,
                 do_sample=False,
+                **({"min_new_tokens": min_new_tokens} if min_new_tokens else {}),
                 pad_token_id=pad_id,
                 eos_token_id=tokenizer.eos_token_id,
             )

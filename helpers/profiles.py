@@ -67,6 +67,22 @@ NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
                     max_new_tokens=16, eval_batch_size=128, clinc_periods=4, clinc_intents_per_period=10, clinc_train_per_intent=50,
                     clinc_eval_per_intent=20),
     },
+    "model_size": {
+        "smoke": dict(models=["tiny", "HuggingFaceTB/SmolLM2-135M-Instruct"], max_scored_params_m=None, n_finetuned=1, method="qlora",
+                      learning_rate=3e-3, lora_r=16, seeds=[0], n_intents=4, bank_n_train=16, bank_n_eval=12, bank_steps=2, bank_batch_size=8,
+                      bank_few_shot=2, intake_n_train=8, intake_n_eval=6, intake_steps=2, intake_batch_size=4, intake_few_shot=1,
+                      intake_new_tokens=16, eval_batch_size=32, n_latency=1, serve_batch_size=2, serve_new_tokens=2, price_per_hour=0.10),
+        "cpu": dict(models=["smollm2-135m", "HuggingFaceTB/SmolLM2-360M-Instruct", "HuggingFaceTB/SmolLM2-1.7B-Instruct"], max_scored_params_m=500,
+                    n_finetuned=1, method="qlora", learning_rate=1e-3, lora_r=64, seeds=[0], n_intents=6, bank_n_train=96, bank_n_eval=120,
+                    bank_steps=12, bank_batch_size=8, bank_few_shot=3, intake_n_train=32, intake_n_eval=24, intake_steps=8, intake_batch_size=4,
+                    intake_few_shot=1, intake_new_tokens=116, eval_batch_size=64, n_latency=6, serve_batch_size=8, serve_new_tokens=None,
+                    price_per_hour=0.10),
+        "gpu": dict(models=["HuggingFaceTB/SmolLM2-135M-Instruct", "HuggingFaceTB/SmolLM2-360M-Instruct", "HuggingFaceTB/SmolLM2-1.7B-Instruct"],
+                    max_scored_params_m=None, n_finetuned=3, method="qlora", learning_rate=3e-4, lora_r=64, seeds=[0, 1, 2], n_intents=20,
+                    bank_n_train=500, bank_n_eval=600, bank_steps=100, bank_batch_size=16, bank_few_shot=5, intake_n_train=300, intake_n_eval=200,
+                    intake_steps=100, intake_batch_size=16, intake_few_shot=2, intake_new_tokens=128, eval_batch_size=128, n_latency=50,
+                    serve_batch_size=32, serve_new_tokens=None, price_per_hour=2.5),
+    },
 }
 
 

@@ -215,6 +215,13 @@ def _proc_status_mb(field: str) -> float | None:
     return None
 
 
+def peak_memory_mb(device: str) -> float:
+    """Peak memory so far: CUDA peak allocation, or the process's peak resident set."""
+    if device.startswith("cuda"):
+        return torch.cuda.max_memory_allocated() / 2**20
+    return _peak_rss_mb()
+
+
 def _peak_rss_mb() -> float:
     peak = _proc_status_mb("VmHWM")
     if peak is not None:

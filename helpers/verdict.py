@@ -7,15 +7,16 @@ from dataclasses import asdict, dataclass
 from .results import SMOKE_LABEL
 
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive"
+NOT_RUN = "not run"  # the comparison needs something this run did not have (a model offline, a GPU)
 
 
 @dataclass
 class Verdict:
     claim: str
     status: str
-    effect: float
-    ci_low: float
-    ci_high: float
+    effect: float | None
+    ci_low: float | None
+    ci_high: float | None
     text: str
 
     def to_dict(self) -> dict:
@@ -93,3 +94,11 @@ def judge_measured(claim: str, values: list[float], threshold: float, profile: s
     if profile == "smoke":
         text = f"[{SMOKE_LABEL}] {text}"
     return Verdict(claim, status, mean - threshold, low, high, text)
+
+
+def not_run(claim: str, reason: str, profile: str) -> Verdict:
+    """A claim this run could not test, with the reason; it carries no numbers."""
+    text = f"{claim}: NOT RUN. {reason}"
+    if profile == "smoke":
+        text = f"[{SMOKE_LABEL}] {text}"
+    return Verdict(claim, NOT_RUN, None, None, None, text)
