@@ -159,8 +159,9 @@ def quality_verdicts(task_label: str, results: list[ArmResult], candidates: list
     else:
         verdicts.append(verdict.not_run(claim, f"{smallest.short} was not scored or not fine-tuned here.{_unscored_note(candidates)}", profile))
     largest = runnable[-1] if runnable else None
+    compared = largest if largest is not None and largest is not smallest else candidates[-1]
     claim = (f"{task_label}: {smallest.short} fine-tuned is within {margin * 100:.0f} points of the largest prompted model"
-             + (f" that ran ({largest.short})" if largest and largest is not candidates[-1] else f" ({candidates[-1].short})"))
+             + (f" that was scored ({compared.short})" if compared is not candidates[-1] else f" ({compared.short})"))
     big = best_prompted(results, largest.name, metric) if largest and largest is not smallest else None
     if tuned and big:
         comparison = paired_arms(tuned, [big], metric)
@@ -200,8 +201,9 @@ def plot_score_vs_cost(panels: dict[str, tuple[list[dict], str]], candidates: li
     Pareto front; models timed but not scored appear as dashed vertical lines. A model's arms share
     its cost and are drawn slightly apart (zero-shot left, fine-tuned right)."""
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
-    fig, axes = plt.subplots(1, len(panels), figsize=(6.8 * len(panels), 4.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.8 * len(panels), 5.0), squeeze=False)
     colors = {c.name: plots.PALETTE[i % len(plots.PALETTE)] for i, c in enumerate(candidates)}
     for ax, (task_label, (points, metric_label)) in zip(axes[0], panels.items()):
         for p in points:
@@ -209,31 +211,32 @@ def plot_score_vs_cost(panels: dict[str, tuple[list[dict], str]], candidates: li
             x = p["cost_per_1k"] * KIND_OFFSETS[p["kind"]]  # a model's arms share its cost: drawn side by side
             ax.errorbar(x, s["mean"] * 100, yerr=[[(s["mean"] - s["ci_low"]) * 100], [(s["ci_high"] - s["mean"]) * 100]],
                         fmt=KIND_MARKERS[p["kind"]], color=colors[p["model"]], markersize=11 if p["kind"] == "fine-tuned" else 7, capsize=3)
-        front = sorted((p for p in points if p["pareto"]), key=lambda p: p["cost_per_1k"])
-        if front:
-            ax.step([p["cost_per_1k"] for p in front], [p["score"]["mean"] * 100 for p in front], where="post", color="black", alpha=0.5,
-                    linestyle=":", label="Pareto front")
+        front = sorted((p for p in points if p["pareto"]), key=lambda p: p["cost_per_1k"] * KIND_OFFSETS[p["kind"]])
+        ax.plot([p["cost_per_1k"] * KIND_OFFSETS[p["kind"]] for p in front], [p["score"]["mean"] * 100 for p in front], "o", markersize=17,
+                markerfacecolor="none", markeredgecolor="black", alpha=0.6)
+        if len(front) > 1:
+            ax.step([p["cost_per_1k"] * KIND_OFFSETS[p["kind"]] for p in front], [p["score"]["mean"] * 100 for p in front], where="post",
+                    color="black", alpha=0.4, linestyle=":")
         for c in candidates:
             if c.name in probes and not c.scored:
                 cost = cost_per_1k_requests(probes[c.name]["requests_per_second"], price_per_hour)
                 ax.axvline(cost, color=colors[c.name], linestyle="--", alpha=0.7)
-                ax.annotate(f"{c.short}\n(timed only,\nnot scored)", (cost, 50), textcoords="offset points", xytext=(-4, 0), ha="right",
-                            fontsize=8, color=colors[c.name])
+                ax.annotate(f"{c.short}\n(timed only,\nnot scored)", (cost, 99), textcoords="offset points", xytext=(-4, 0), ha="right",
+                            va="top", fontsize=8, color=colors[c.name])
         ax.set_xscale("log")
         ax.margins(x=0.3)
         ax.set_ylim(-2, 102)
         ax.set_xlabel(f"USD per 1,000 requests at {price_per_hour:g} USD/hour (log scale)")
         ax.set_ylabel(f"{metric_label} (%)")
         ax.set_title(f"{task_label}: quality against serving cost")
-    handles_ax = axes[0][0]
-    for c in candidates:
-        handles_ax.plot([], [], "o", color=colors[c.name], label=c.short)
-    for kind, marker in KIND_MARKERS.items():
-        handles_ax.plot([], [], marker, color="gray", label=kind)
-    handles_ax.legend(fontsize=8, loc="upper left")
+    handles = [Line2D([], [], marker="o", linestyle="", color=colors[c.name], label=c.short) for c in candidates]
+    handles += [Line2D([], [], marker=marker, linestyle="", color="gray", label=kind) for kind, marker in KIND_MARKERS.items()]
+    handles.append(Line2D([], [], marker="o", linestyle="", markersize=12, markerfacecolor="none", markeredgecolor="black",
+                          label="on the Pareto front"))
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
     fig.suptitle(subtitle, fontsize=10)
     plots.smoke_watermark(fig, profile)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))  # room for the legend below the panels
     return fig
 
 
