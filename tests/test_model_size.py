@@ -54,7 +54,7 @@ def test_candidates_offline_are_timed_not_scored_and_sorted_by_size():
     assert [c.name for c in found] == ["tiny", "HuggingFaceTB/SmolLM2-360M-Instruct"]
     tiny, offline = found
     assert tiny.scored and tiny.weights == REAL
-    assert not offline.available and not offline.scored and offline.weights == RANDOM and "not available" in offline.reason
+    assert not offline.available and not offline.scored and offline.weights == RANDOM and "offline" in offline.reason
     capped = model_size.find_candidates(["tiny"], max_scored_params_m=0.1)[0]
     assert not capped.scored and "cap" in capped.reason
     with pytest.raises(ValueError, match="someone/unknown-3B"):
