@@ -62,7 +62,10 @@ class LoadedModel:
 
 
 def default_device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    """The GPU when there is one (under `accelerate launch`/torchrun, this process's GPU), else the CPU."""
+    if not torch.cuda.is_available():
+        return "cpu"
+    return f"cuda:{os.environ['LOCAL_RANK']}" if "LOCAL_RANK" in os.environ else "cuda"
 
 
 def default_dtype(device: str) -> torch.dtype:

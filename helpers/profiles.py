@@ -83,6 +83,29 @@ NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
                     intake_steps=100, intake_batch_size=16, intake_few_shot=2, intake_new_tokens=128, eval_batch_size=128, n_latency=50,
                     serve_batch_size=32, serve_new_tokens=None, price_per_hour=2.5),
     },
+    "benchmark": {  # `python -m helpers benchmark`: training throughput, course default against a naive baseline
+        "smoke": dict(model="tiny", methods=["full", "lora", "qlora"], n_examples=8, steps=2, batch_size=4, seeds=[0],
+                      learning_rates={"full": 1e-4, "lora": 1e-3, "qlora": 1e-3}, levers=["length grouping", "bf16 autocast"],
+                      default_levers=["length grouping"]),
+        "cpu": dict(model="smollm2-135m", methods=["full", "lora", "qlora"], n_examples=16, steps=4, batch_size=4, seeds=[0],
+                    learning_rates={"full": 1e-4, "lora": 1e-3, "qlora": 1e-3}, levers=["length grouping", "bf16 autocast"],
+                    default_levers=["length grouping"]),
+        "gpu": dict(model="HuggingFaceTB/SmolLM2-1.7B-Instruct", methods=["full", "lora", "qlora"], n_examples=256, steps=32, batch_size=8,
+                    seeds=[0], learning_rates={"full": 1e-5, "lora": 2e-4, "qlora": 2e-4}, levers=["length grouping", "bf16 autocast"],
+                    default_levers=["length grouping", "bf16 autocast"]),
+    },
+}
+
+
+# Which NOTEBOOK_DEFAULTS entry each result file (named after its notebook) was produced with.
+EXPERIMENT_SETTINGS = {
+    "00_quickstart": "quickstart",
+    "01_data_size": "data_size",
+    "02_peft_cost": "peft_cost",
+    "03_hallucination": "hallucination",
+    "04_one_and_done": "one_and_done",
+    "05_model_size": "model_size",
+    "benchmark_training": "benchmark",
 }
 
 

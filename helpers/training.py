@@ -46,9 +46,17 @@ class TrainConfig:
     lr_scheduler: str = "linear"
     gradient_checkpointing: bool = False
     group_by_length: bool = True  # batches of similar length: less padding
+    precision: str = "auto"  # "auto" (bf16 on GPUs that support it, else fp32) | "fp32" | "bf16" (autocast, also on CPU)
     seed: int = 0
     logging_steps: int = 5
     save: bool = True  # save the adapter/model to measure its size on disk
+
+    def uses_bf16(self, device: str) -> bool:
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise ValueError(f"unknown precision {self.precision!r}: use 'auto', 'fp32' or 'bf16'")
+        if self.precision == "auto":
+            return device.startswith("cuda") and torch.cuda.is_bf16_supported()
+        return self.precision == "bf16"
 
     def resolved_lr(self) -> float:
         return self.learning_rate if self.learning_rate is not None else DEFAULT_LR[self.method]
@@ -363,7 +371,7 @@ def finetune(
         report_to="none",
         seed=config.seed,
         data_seed=config.seed,
-        bf16=on_cuda and torch.cuda.is_bf16_supported(),
+        bf16=config.uses_bf16(loaded.device),
         use_cpu=not on_cuda,
         remove_unused_columns=False,
         train_sampling_strategy="group_by_length" if config.group_by_length else "random",
