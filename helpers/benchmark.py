@@ -2,8 +2,7 @@
 baseline on the same model and data, for full fine-tuning, LoRA and QLoRA.
 
 The naive baseline is what the transformers Trainer does by default: examples in random order, each
-batch padded to its longest sequence, fp32 on CPU (bf16 on a GPU that supports it, as the Trainer's
-usual recipes set). The course default adds what measured faster (see `DEFAULT_LEVERS`), and each
+batch padded to its longest sequence, fp32 (the Trainer's default precision). The course default adds what measured faster (see `DEFAULT_LEVERS`), and each
 lever is also measured alone. Every configuration trains alone in a fresh process
 (`cost_probe.measure_training_cost`), so memory and speed are not disturbed by earlier runs.
 
@@ -34,7 +33,7 @@ class BenchArm:
         return replace(base, **self.changes)
 
 
-NAIVE = BenchArm("naive (Trainer defaults)", {"group_by_length": False, "precision": "auto"})
+NAIVE = BenchArm("naive (Trainer defaults)", {"group_by_length": False, "precision": "fp32"})
 LEVERS = {
     "length grouping": {"group_by_length": True},
     "bf16 autocast": {"precision": "bf16"},

@@ -13,7 +13,7 @@ def test_arms_are_the_baseline_each_lever_and_the_default():
     names = [arm.name for arm in benchmark.arms(["length grouping", "bf16 autocast"], ["length grouping"])]
     assert names == ["naive (Trainer defaults)", "+ length grouping", "+ bf16 autocast", "course default"]
     naive = benchmark.NAIVE.config(TrainConfig())
-    assert naive.group_by_length is False and naive.precision == "auto"
+    assert naive.group_by_length is False and naive.precision == "fp32"
     with pytest.raises(ValueError, match="torch.compile"):
         benchmark.arms(["torch.compile"], [])
 
@@ -40,3 +40,14 @@ def test_benchmark_measures_each_configuration_in_a_fresh_process(toy_examples):
                                    progress=lambda line: None)
     assert [r["arm"] for r in rows] == ["naive (Trainer defaults)", "course default"]
     assert all(r["tokens_per_second"] > 0 and r["tokens_seen"] > 0 for r in rows)
+
+
+def test_auto_precision_follows_the_hardware(monkeypatch):
+    from helpers import training
+
+    monkeypatch.setattr(training, "cpu_has_bf16", lambda: True)
+    assert TrainConfig().uses_bf16("cpu") and not TrainConfig(precision="fp32").uses_bf16("cpu")
+    monkeypatch.setattr(training, "cpu_has_bf16", lambda: False)
+    assert not TrainConfig().uses_bf16("cpu") and TrainConfig(precision="bf16").uses_bf16("cpu")
+    with pytest.raises(ValueError, match="fp16"):
+        TrainConfig(precision="fp16").uses_bf16("cpu")

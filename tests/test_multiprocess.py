@@ -23,7 +23,7 @@ def train(tmp_path, name, launcher, batch_size):
     save_jsonl_examples(EXAMPLES, data)
     output = tmp_path / name
     command = launcher + ["-m", "helpers", "train", "--model", "tiny", "--data", str(data), "--output", str(output), "--method", "lora",
-                          "--steps", "1", "--batch-size", str(batch_size), "--lr", "1e-2", "--lora-dropout", "0", "--warmup", "0"]
+                          "--steps", "1", "--batch-size", str(batch_size), "--lr", "1e-2", "--lora-dropout", "0", "--warmup", "0", "--precision", "fp32"]
     done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     return output
