@@ -22,6 +22,17 @@ class CostProbeError(RuntimeError):
     pass
 
 
+def run_helpers_command(args: list[str], what: str, timeout: int) -> None:
+    """Run `python -m helpers ARGS` in a fresh process; raise CostProbeError with its last error lines."""
+    try:
+        done = subprocess.run([sys.executable, "-m", "helpers", *args], capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as err:
+        raise CostProbeError(f"{what} ran past {timeout} s") from err
+    if done.returncode != 0:
+        tail = "\n".join(done.stderr.strip().splitlines()[-15:])
+        raise CostProbeError(f"{what} failed with exit code {done.returncode}:\n{tail}")
+
+
 def measure_training_cost(model_name: str, examples: list[Example], config: TrainConfig, steps: int, timeout: int = 1800) -> dict:
     """Train `steps` optimizer steps of `config` on `examples` in a fresh process; return its TrainRecord as a dict."""
     with tempfile.TemporaryDirectory(prefix="ft-cost-probe-") as tmp:
@@ -30,14 +41,7 @@ def measure_training_cost(model_name: str, examples: list[Example], config: Trai
         spec = {"model": model_name, "examples": str(folder / "train.jsonl"), "output_dir": str(folder / "run"),
                 "record": str(folder / "record.json"), "config": {**asdict(config), "max_steps": steps, "save": True}}
         (folder / "spec.json").write_text(json.dumps(spec))
-        try:
-            done = subprocess.run([sys.executable, "-m", "helpers", "measure-training", str(folder / "spec.json")],
-                                  capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired as err:
-            raise CostProbeError(f"cost probe ({config.method}) ran past {timeout} s") from err
-        if done.returncode != 0:
-            tail = "\n".join(done.stderr.strip().splitlines()[-15:])
-            raise CostProbeError(f"cost probe ({config.method}, {model_name}) failed with exit code {done.returncode}:\n{tail}")
+        run_helpers_command(["measure-training", str(folder / "spec.json")], f"cost probe ({config.method}, {model_name})", timeout)
         return json.loads((folder / "record.json").read_text())
 
 

@@ -11,8 +11,6 @@ same work.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -22,15 +20,12 @@ import numpy as np
 import torch
 
 from .cost_model import Architecture, architecture_for
+from .cost_probe import CostProbeError, run_helpers_command
 from .generation import generate
 from .models import LoadedModel, default_device, default_dtype, load_model, resolve
 from .training import current_memory_mb, peak_memory_mb
 
 REAL, RANDOM = "real", "random (published config)"
-
-
-class InferenceProbeError(RuntimeError):
-    pass
 
 
 @dataclass
@@ -49,14 +44,7 @@ def measure_inference_cost(spec: InferenceSpec, timeout: int = 1800) -> dict:
     with tempfile.TemporaryDirectory(prefix="ft-inference-probe-") as tmp:
         spec_path, out_path = Path(tmp) / "spec.json", Path(tmp) / "result.json"
         spec_path.write_text(json.dumps({"spec": asdict(spec), "out": str(out_path)}))
-        try:
-            done = subprocess.run([sys.executable, "-m", "helpers", "measure-inference", str(spec_path)],
-                                  capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired as err:
-            raise InferenceProbeError(f"inference probe for {spec.model} ran past {timeout} s") from err
-        if done.returncode != 0:
-            tail = "\n".join(done.stderr.strip().splitlines()[-15:])
-            raise InferenceProbeError(f"inference probe for {spec.model} failed with exit code {done.returncode}:\n{tail}")
+        run_helpers_command(["measure-inference", str(spec_path)], f"inference probe for {spec.model}", timeout)
         return json.loads(out_path.read_text())
 
 
@@ -102,7 +90,7 @@ def measure(spec: InferenceSpec) -> dict:
     else:
         arch = architecture_for(spec.model)
         if arch is None:
-            raise InferenceProbeError(f"{spec.model}: no published architecture known for random weights")
+            raise CostProbeError(f"{spec.model}: no published architecture known for random weights")
         loaded = random_weight_model(arch, spec.tokenizer_model, device)
     prompts = spec.prompts
     run = dict(max_new_tokens=spec.new_tokens, min_new_tokens=spec.new_tokens, progress=False)
