@@ -136,6 +136,8 @@ def render(template_name: str, trace: bool = False) -> tuple[str, list[str]]:
         model = record["models"][0]
         device = record["device"].get("accelerator", "")
         device = device if device and not device.startswith("none") else f"CPU ({record['device'].get('cpu', 'unknown')}, {record['device'].get('cpu_count')} cores)"
+        if "training_precision_auto" in record["device"]:  # recorded since precision="auto" became the default
+            device += f", training in {record['device']['training_precision_auto']}"
         return mark(f"`results/{result}.json`: notebook {record['experiment']}, {record['profile']} profile, model {model['name']} "
                     f"(sha256 {model['content_hash'][:12]}), seeds {record['seeds']}, {device}, {record['created_utc'][:10]}")
 

@@ -48,7 +48,18 @@ def device_info() -> dict:
         info.update(accelerator=torch.cuda.get_device_name(0), accelerator_memory_gb=round(props.total_memory / 2**30, 1), cuda=torch.version.cuda)
     else:
         info["accelerator"] = "none (CPU)"
+    info["training_precision_auto"] = auto_training_precision()
     return info
+
+
+def auto_training_precision() -> str:
+    """What TrainConfig(precision="auto"), the course default, trains in on this machine."""
+    import torch
+
+    from .training import cpu_has_bf16
+
+    bf16 = torch.cuda.is_bf16_supported() if torch.cuda.is_available() else cpu_has_bf16()
+    return "bf16 autocast" if bf16 else "fp32"
 
 
 def git_commit() -> str | None:

@@ -89,6 +89,7 @@ class TrainRecord:
     tokens_per_second: float
     peak_memory_mb: float
     peak_memory_kind: str  # cuda_max_allocated | process_peak_rss
+    precision_used: str  # what config.precision resolved to on this device: "bf16 autocast" | "fp32"
     memory_before_mb: float  # the same measure when finetune started (before loading, given a name): peak - this = what training took
     final_loss: float
     mean_train_loss: float
@@ -367,6 +368,7 @@ def finetune(
     output_dir = Path(output_dir) if output_dir else Path(tempfile.mkdtemp(prefix="ft-course-"))
     output_dir.mkdir(parents=True, exist_ok=True)
     on_cuda = loaded.device.startswith("cuda")
+    bf16 = config.uses_bf16(loaded.device)
     args = TrainingArguments(
         output_dir=str(output_dir / "trainer"),
         per_device_train_batch_size=config.batch_size,
@@ -382,7 +384,7 @@ def finetune(
         report_to="none",
         seed=config.seed,
         data_seed=config.seed,
-        bf16=config.uses_bf16(loaded.device),
+        bf16=bf16,
         use_cpu=not on_cuda,
         remove_unused_columns=False,
         train_sampling_strategy="group_by_length" if config.group_by_length else "random",
@@ -424,6 +426,7 @@ def finetune(
         tokens_per_second=round(collator.tokens / seconds, 1) if seconds else 0.0,
         peak_memory_mb=round(memory.peak_mb, 1),
         peak_memory_kind=memory.kind,
+        precision_used="bf16 autocast" if bf16 else "fp32",
         memory_before_mb=round(memory_before, 1),
         final_loss=history[-1]["loss"] if history else float(output.training_loss),
         mean_train_loss=float(output.training_loss),

@@ -43,11 +43,13 @@ def test_benchmark_measures_each_configuration_in_a_fresh_process(toy_examples):
 
 
 def test_auto_precision_follows_the_hardware(monkeypatch):
-    from helpers import training
+    from helpers import results, training
 
     monkeypatch.setattr(training, "cpu_has_bf16", lambda: True)
     assert TrainConfig().uses_bf16("cpu") and not TrainConfig(precision="fp32").uses_bf16("cpu")
+    assert results.device_info()["training_precision_auto"] == "bf16 autocast"  # recorded in every result file
     monkeypatch.setattr(training, "cpu_has_bf16", lambda: False)
     assert not TrainConfig().uses_bf16("cpu") and TrainConfig(precision="bf16").uses_bf16("cpu")
+    assert results.device_info()["training_precision_auto"] == "fp32"
     with pytest.raises(ValueError, match="fp16"):
         TrainConfig(precision="fp16").uses_bf16("cpu")

@@ -35,6 +35,7 @@ def test_each_method_learns_and_reports(method, toy_examples):
     assert losses[-1] < losses[0] - 0.5, losses  # 12 steps on 4 examples: a real drop, not noise
     assert record.tokens_seen > 0 and record.tokens_per_second > 0 and record.peak_memory_mb > 0
     assert record.optimizer_steps == 12
+    assert record.precision_used == ("bf16 autocast" if TrainConfig().uses_bf16("cpu") else "fp32")
     if method == "full":
         assert record.trainable_percent == pytest.approx(100.0)
     else:
