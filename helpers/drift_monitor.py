@@ -53,7 +53,7 @@ def ngram_drift(reference_texts: list[str], current_texts: list[str], n: tuple[i
     if total_p == 0 or total_q == 0:
         raise ValueError("ngram_drift needs at least one n-gram on each side")
     divergence = 0.0
-    for gram in p.keys() | q.keys():
+    for gram in sorted(p.keys() | q.keys()):  # a fixed order: float sums that do not depend on PYTHONHASHSEED
         pi, qi = p[gram] / total_p, q[gram] / total_q
         mi = (pi + qi) / 2
         if pi:

@@ -55,3 +55,17 @@ def test_canary_check_needs_a_fall_beyond_drop_and_noise():
     assert not dm.canary_check(0.85, 0.9, n=50)  # within `drop`
     assert not dm.canary_check(0.6, 0.8, n=5)  # a 20-point fall on 5 canaries is noise
     assert dm.canary_check(0.6, 0.8, n=200)
+
+
+def test_ngram_drift_is_bit_identical_across_hash_seeds():
+    """String hashing is randomised per process; the divergence must not depend on set order."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from helpers.drift_monitor import ngram_drift; "
+            "print(repr(ngram_drift(['my card was charged twice', 'where is my new card', 'cancel the transfer please'], "
+            "['the refund has not arrived yet', 'why was my card declined abroad', 'top up failed again today'])))")
+    outputs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in range(6)}
+    assert len(outputs) == 1, outputs
