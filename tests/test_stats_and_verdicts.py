@@ -38,6 +38,17 @@ def test_verdict_follows_the_interval(low, high, expected):
     assert v.status == expected and expected.upper() in v.text and not v.text.startswith("[SMOKE")
 
 
+def test_interval_and_test_must_agree_before_a_claim_is_supported():
+    """Few items: the bootstrap interval excludes zero, the exact sign-flip test does not."""
+    replay, new_only = np.array([1] * 4 + [1] * 5 + [0] * 7), np.array([0] * 4 + [1] * 5 + [0] * 7)  # 4 against 0 of 16
+    comparison = stats.paired_comparison(replay, new_only)
+    assert comparison["ci_low"] > 0 and comparison["p_value"] > 0.1
+    v = verdict.judge_difference("replay prevents forgetting", comparison, "cpu")
+    assert v.status == "inconclusive" and "permutation test does not" in v.text
+    clear = stats.paired_comparison(np.array([1] * 14 + [0] * 2), np.array([0] * 14 + [0] * 2))
+    assert verdict.judge_difference("replay prevents forgetting", clear, "cpu").status == "supported"
+
+
 def test_smoke_verdicts_are_labelled():
     v = verdict.judge_difference("A beats B", {"mean_diff": 0.1, "ci_low": 0.05, "ci_high": 0.2, "n": 10}, "smoke")
     assert v.text.startswith("[SMOKE RUN")
