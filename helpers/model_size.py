@@ -55,7 +55,8 @@ def find_candidates(names: list[str], max_scored_params_m: float | None = None) 
         try:
             folder, _, _ = resolve(name)
         except ModelNotAvailableError as err:
-            reason = "offline and not in the local Hugging Face cache" if hub_offline() else str(err).splitlines()[0]
+            unreachable = hub_offline() or "hub cannot be reached" in str(err).splitlines()[0]
+            reason = "offline and not in the local Hugging Face cache" if unreachable else str(err).splitlines()[0]
             found.append(Candidate(name, False, architecture_for(name), reason, scored=False))
             continue
         config = json.loads((folder / "config.json").read_text())

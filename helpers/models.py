@@ -193,10 +193,15 @@ def hub_folder(repo_id: str) -> Path:
     try:
         return Path(snapshot_download(repo_id, allow_patterns=patterns))
     except Exception as err:  # offline, no network, unknown repo, gated repo
-        how = (
-            f"Model '{repo_id}' is not available here"
-            + (" (HF_HUB_OFFLINE=1 and it is not in the local Hugging Face cache)." if hub_offline() else f": {type(err).__name__}: {err}")
-        )
+        from huggingface_hub.errors import LocalEntryNotFoundError
+
+        if hub_offline():
+            why = " (HF_HUB_OFFLINE=1 and it is not in the local Hugging Face cache)."
+        elif isinstance(err, LocalEntryNotFoundError):  # what the hub client raises when it cannot connect
+            why = " (the Hugging Face hub cannot be reached and it is not in the local cache)."
+        else:
+            why = f": {type(err).__name__}: {err}"
+        how = f"Model '{repo_id}' is not available here{why}"
         raise ModelNotAvailableError(
             f"{how}\nTo get it: on a machine with internet run `huggingface-cli download {repo_id}` "
             "(or unset HF_HUB_OFFLINE), or pass a local model folder or a .gguf file path instead.\n"

@@ -61,6 +61,19 @@ def test_candidates_offline_are_timed_not_scored_and_sorted_by_size():
         model_size.find_candidates(["tiny", "someone/unknown-3B"])
 
 
+def test_an_unreachable_hub_reads_as_offline(monkeypatch):
+    import huggingface_hub
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    def no_network(*args, **kwargs):
+        raise LocalEntryNotFoundError("Got: ConnectError: [Errno -2] Name or service not known")
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", no_network)
+    candidate = model_size.find_candidates(["HuggingFaceTB/SmolLM2-360M-Instruct"])[0]
+    assert candidate.reason == "offline and not in the local Hugging Face cache"
+
+
 def arm(model, kind, scores, record=None):
     return ArmResult(f"{model}: {kind}", kind, 0, 0, {"accuracy": np.array(scores, float)}, [], 0.0, record, {"model": model, "kind": kind})
 

@@ -45,6 +45,22 @@ def test_unknown_hub_id_offline_says_how_to_get_it(monkeypatch):
     assert "tiny" in message  # lists what is available locally
 
 
+def test_unreachable_hub_is_named_as_such(monkeypatch):
+    import huggingface_hub
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    def no_network(*args, **kwargs):
+        raise LocalEntryNotFoundError("Got: ConnectError: [Errno -2] Name or service not known")
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", no_network)
+    with pytest.raises(ModelNotAvailableError) as err:
+        load_model("nobody-here/no-such-model-xyz")
+    first_line = str(err.value).splitlines()[0]
+    assert first_line == ("Model 'nobody-here/no-such-model-xyz' is not available here "
+                          "(the Hugging Face hub cannot be reached and it is not in the local cache).")
+
+
 def test_missing_local_paths_fail_clearly(tmp_path):
     with pytest.raises(ModelNotAvailableError, match="GGUF file not found"):
         load_model(str(tmp_path / "missing.gguf"))
