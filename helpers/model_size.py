@@ -17,7 +17,6 @@ from .arms import ArmResult, arm_summary, paired_arms
 from .cost_model import Architecture, architecture_for
 from .inference_cost import REAL, RANDOM, cost_per_1k_requests
 from .models import ModelNotAvailableError, resolve
-from .paths import hub_offline
 
 KIND_MARKERS = {"zero-shot": "o", "few-shot": "s", "fine-tuned": "*"}
 KIND_OFFSETS = {"zero-shot": 0.9, "few-shot": 1.0, "fine-tuned": 1.11}  # horizontal spread on the log axis, for legibility
@@ -55,8 +54,7 @@ def find_candidates(names: list[str], max_scored_params_m: float | None = None) 
         try:
             folder, _, _ = resolve(name)
         except ModelNotAvailableError as err:
-            unreachable = hub_offline() or "hub cannot be reached" in str(err).splitlines()[0]
-            reason = "offline and not in the local Hugging Face cache" if unreachable else str(err).splitlines()[0]
+            reason = "offline and not in the local Hugging Face cache" if err.offline else str(err).splitlines()[0]
             found.append(Candidate(name, False, architecture_for(name), reason, scored=False))
             continue
         config = json.loads((folder / "config.json").read_text())

@@ -32,6 +32,10 @@ EMBEDDED_UPSTREAM_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 class ModelNotAvailableError(RuntimeError):
     """The model cannot be found locally and cannot be fetched."""
 
+    def __init__(self, message: str, offline: bool = False):
+        super().__init__(message)
+        self.offline = offline  # the hub was out of reach (HF_HUB_OFFLINE or no network), not a wrong name
+
 
 @dataclass
 class LoadedModel:
@@ -195,9 +199,10 @@ def hub_folder(repo_id: str) -> Path:
     except Exception as err:  # offline, no network, unknown repo, gated repo
         from huggingface_hub.errors import LocalEntryNotFoundError
 
+        unreachable = isinstance(err, LocalEntryNotFoundError)  # what the hub client raises when it cannot connect
         if hub_offline():
             why = " (HF_HUB_OFFLINE=1 and it is not in the local Hugging Face cache)."
-        elif isinstance(err, LocalEntryNotFoundError):  # what the hub client raises when it cannot connect
+        elif unreachable:
             why = " (the Hugging Face hub cannot be reached and it is not in the local cache)."
         else:
             why = f": {type(err).__name__}: {err}"
@@ -205,7 +210,8 @@ def hub_folder(repo_id: str) -> Path:
         raise ModelNotAvailableError(
             f"{how}\nTo get it: on a machine with internet run `huggingface-cli download {repo_id}` "
             "(or unset HF_HUB_OFFLINE), or pass a local model folder or a .gguf file path instead.\n"
-            f"Models available locally: {', '.join(available_local_models())}"
+            f"Models available locally: {', '.join(available_local_models())}",
+            offline=hub_offline() or unreachable,
         ) from err
 
 

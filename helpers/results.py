@@ -56,10 +56,9 @@ def auto_training_precision() -> str:
     """What TrainConfig(precision="auto"), the course default, trains in on this machine."""
     import torch
 
-    from .training import cpu_has_bf16
+    from .training import TrainConfig, precision_label
 
-    bf16 = torch.cuda.is_bf16_supported() if torch.cuda.is_available() else cpu_has_bf16()
-    return "bf16 autocast" if bf16 else "fp32"
+    return precision_label(TrainConfig().uses_bf16("cuda" if torch.cuda.is_available() else "cpu"))
 
 
 def git_commit() -> str | None:
