@@ -2,7 +2,8 @@
 baseline on the same model and data, for full fine-tuning, LoRA and QLoRA.
 
 The naive baseline is what the transformers Trainer does by default: examples in random order, each
-batch padded to its longest sequence, fp32 (the Trainer's default precision). The course default adds what measured faster (see `DEFAULT_LEVERS`), and each
+batch padded to its longest sequence, fp32 (the Trainer's default precision), logits at every
+position. The course default adds what measured faster (the profile's `default_levers`), and each
 lever is also measured alone. Every configuration trains alone in a fresh process
 (`cost_probe.measure_training_cost`), so memory and speed are not disturbed by earlier runs.
 
@@ -33,10 +34,11 @@ class BenchArm:
         return replace(base, **self.changes)
 
 
-NAIVE = BenchArm("naive (Trainer defaults)", {"group_by_length": False, "precision": "fp32"})
+NAIVE = BenchArm("naive (Trainer defaults)", {"group_by_length": False, "precision": "fp32", "answer_logits_only": False})
 LEVERS = {
     "length grouping": {"group_by_length": True},
     "bf16 autocast": {"precision": "bf16"},
+    "answer-only logits": {"answer_logits_only": True},
 }
 
 

@@ -8,6 +8,8 @@ compares: trainable parameters, wall time, tokens per second, peak memory, losse
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import sys
 import tempfile
 import time
 import warnings
@@ -46,6 +48,7 @@ class TrainConfig:
     lr_scheduler: str = "linear"
     gradient_checkpointing: bool = False
     group_by_length: bool = True  # batches of similar length: less padding
+    answer_logits_only: bool = True  # project to the vocabulary only where the loss is taken (answer tokens): same loss, less work
     precision: str = "auto"  # "auto" (bf16 autocast where the hardware has bf16 arithmetic, else fp32) | "fp32" | "bf16"
     seed: int = 0
     logging_steps: int = 5
@@ -94,6 +97,7 @@ class TrainRecord:
     peak_memory_mb: float
     peak_memory_kind: str  # cuda_max_allocated | process_peak_rss
     precision_used: str  # what config.precision resolved to on this device: "bf16 autocast" | "fp32"
+    answer_logits_only_used: bool  # config.answer_logits_only, where the model supports it
     memory_before_mb: float  # the same measure when finetune started (before loading, given a name): peak - this = what training took
     final_loss: float
     mean_train_loss: float
@@ -137,10 +141,18 @@ def tokenize_chat(tokenizer, messages: list[dict], max_length: int) -> dict:
 
 
 class CompletionCollator:
-    """Pads a batch to its longest sequence; counts real and padded tokens for throughput."""
+    """Pads a batch to its longest sequence; counts real and padded tokens for throughput.
 
-    def __init__(self, pad_token_id: int):
+    With `answer_logits_only`, the batch also says which positions predict an answer token
+    (`logits_to_keep`, a boolean mask) and what they predict (`shift_labels`). The model then projects
+    only those hidden states onto its vocabulary: on chat data most positions are prompt, whose logits
+    the loss ignores, and the vocabulary projection with its cross-entropy is a large share of a small
+    model's work. The loss is the same; transformers and its Trainer take both keys as they are.
+    """
+
+    def __init__(self, pad_token_id: int, answer_logits_only: bool = False):
         self.pad_token_id = pad_token_id
+        self.answer_logits_only = answer_logits_only
         self.tokens = 0
         self.padded_tokens = 0
         self.max_batch_tokens = 0  # the largest padded batch: what activation memory peaks with
@@ -156,11 +168,29 @@ class CompletionCollator:
             self.tokens += len(f["input_ids"])
         self.padded_tokens += longest * len(features)
         self.max_batch_tokens = max(self.max_batch_tokens, longest * len(features))
-        return {
+        batch = {
             "input_ids": torch.tensor(ids, dtype=torch.long),
             "labels": torch.tensor(labels, dtype=torch.long),
             "attention_mask": torch.tensor(mask, dtype=torch.long),
         }
+        if self.answer_logits_only:
+            next_token = torch.nn.functional.pad(batch["labels"], (0, 1), value=-100)[:, 1:]  # what each position predicts
+            predicts_answer = next_token != -100
+            if predicts_answer.any():
+                batch["logits_to_keep"] = predicts_answer
+                batch["shift_labels"] = next_token[predicts_answer]
+        return batch
+
+
+def supports_answer_logits(model) -> bool:
+    """Whether the model's forward takes a boolean `logits_to_keep` mask: transformers causal LMs whose
+    modeling code slices with `slice_logits_to_keep` (nearly all of them since transformers 5)."""
+    from peft import PeftModel
+
+    if isinstance(model, PeftModel):
+        model = model.get_base_model()
+    module = sys.modules.get(type(model).__module__)
+    return "logits_to_keep" in inspect.signature(model.forward).parameters and hasattr(module, "slice_logits_to_keep")
 
 
 def build_dataset(tokenizer, examples: list[Example], max_length: int):
@@ -395,7 +425,10 @@ def finetune(
         disable_tqdm=not progress,
         dataloader_num_workers=0,
     )
-    collator = CompletionCollator(tokenizer.pad_token_id)
+    answer_logits_only = config.answer_logits_only and supports_answer_logits(model)
+    if config.answer_logits_only and not answer_logits_only:
+        warnings.warn(f"{type(model).__name__} does not take a logits_to_keep mask: logits are computed at every position", stacklevel=2)
+    collator = CompletionCollator(tokenizer.pad_token_id, answer_logits_only)
     trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=collator, callbacks=callbacks)
     model.train()
     try:
@@ -431,6 +464,7 @@ def finetune(
         peak_memory_mb=round(memory.peak_mb, 1),
         peak_memory_kind=memory.kind,
         precision_used=precision_label(bf16),
+        answer_logits_only_used=answer_logits_only,
         memory_before_mb=round(memory_before, 1),
         final_loss=history[-1]["loss"] if history else float(output.training_loss),
         mean_train_loss=float(output.training_loss),

@@ -89,3 +89,38 @@ def test_merging_lora_keeps_the_answers(toy_examples):
     assert generate(merged, prompts, max_new_tokens=6, progress=False) == before
     full, _ = finetune("tiny", toy_examples, TrainConfig(method="full", **FAST), progress=False)
     assert merged_for_inference(full) is full
+
+
+def test_answer_logits_mark_the_positions_that_predict_answer_tokens(tiny, toy_examples):
+    from helpers.training import CompletionCollator, build_dataset
+
+    dataset, _ = build_dataset(tiny.tokenizer, toy_examples, 512)
+    rows = [dataset[i] for i in range(len(dataset))]
+    plain = CompletionCollator(tiny.tokenizer.pad_token_id)(rows)
+    batch = CompletionCollator(tiny.tokenizer.pad_token_id, answer_logits_only=True)(rows)
+    assert "logits_to_keep" not in plain
+    keep, labels = batch["logits_to_keep"], batch["labels"]
+    for r in range(labels.shape[0]):
+        answer_positions = (labels[r] != -100).nonzero().flatten().tolist()
+        assert keep[r].nonzero().flatten().tolist() == [p - 1 for p in answer_positions]  # position p-1 predicts token p
+    assert batch["shift_labels"].tolist() == labels[labels != -100].tolist()
+    with torch.no_grad():
+        every_position = tiny.model(**plain).loss
+        answers_only = tiny.model(**batch).loss
+    assert answers_only.item() == pytest.approx(every_position.item(), rel=1e-5)
+
+
+def test_answer_logits_train_like_full_logits_and_fall_back_where_unsupported(toy_examples):
+    from helpers.training import supports_answer_logits
+
+    config = TrainConfig(method="lora", **{**FAST, "epochs": 3, "precision": "fp32"})
+    _, sliced = finetune("tiny", toy_examples, config, progress=False)
+    _, full = finetune("tiny", toy_examples, TrainConfig(**{**config.__dict__, "answer_logits_only": False}), progress=False)
+    assert sliced.answer_logits_only_used and not full.answer_logits_only_used
+    assert [h["loss"] for h in sliced.loss_history] == pytest.approx([h["loss"] for h in full.loss_history], rel=1e-4)
+
+    class NoSlicing(torch.nn.Module):
+        def forward(self, input_ids, labels=None):
+            return input_ids
+
+    assert not supports_answer_logits(NoSlicing())
