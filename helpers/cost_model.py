@@ -149,8 +149,11 @@ class Setup:
     batch_size: int = 1
     seq_len: int = 2048
     gradient_checkpointing: bool = False
+    logit_share: float = 1.0  # share of positions projected to the vocabulary: 1, or the answer share with answer-only logits
 
     def __post_init__(self):
+        if not 0 < self.logit_share <= 1:
+            raise ValueError(f"logit_share is a share of the batch's positions, in (0, 1]; got {self.logit_share}")
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}: choose one of {METHODS}")
         if self.dtype not in DTYPE_BYTES:
@@ -187,7 +190,8 @@ def activation_bytes_per_token(arch: Architecture, setup: Setup) -> float:
     attention output, residuals) plus k/v and 4 MLP-width vectors (gate, up, activation, product);
     attention itself is fused (SDPA), so no sequence-squared term. LoRA adds the dropout copy of each
     targeted layer's input. With checkpointing only each block's input is kept, plus one block being
-    recomputed. The logits (and their float32 copy for the loss) add about (bytes + 8) x vocab.
+    recomputed. The logits (and their float32 copy for the loss) add about (bytes + 8) x vocab, at the
+    positions that are projected to the vocabulary (`logit_share`).
     """
     act = DTYPE_BYTES[setup.dtype]
     kv = arch.kv_heads * arch.head_dim
@@ -196,7 +200,7 @@ def activation_bytes_per_token(arch: Architecture, setup: Setup) -> float:
         shapes = arch.linear_shapes()
         block += sum(shapes[name][0] + setup.lora_r for name in resolve_targets(setup.lora_targets))
     blocks = (arch.layers * arch.hidden + block) if setup.gradient_checkpointing else arch.layers * block
-    logits = arch.vocab * (act + 8 if act == 2 else act + 4)
+    logits = arch.vocab * (act + 8 if act == 2 else act + 4) * setup.logit_share
     return blocks * act + logits
 
 
@@ -225,7 +229,7 @@ def training_memory(arch: Architecture, setup: Setup) -> MemoryEstimate:
 
 def flops_per_token(arch: Architecture, setup: Setup) -> float:
     """Training FLOPs per token: forward 2N (+ attention), backward 2x forward for full, 1x for LoRA."""
-    matmul_params = arch.linear_params() + arch.vocab * arch.hidden  # the output head is a matmul too
+    matmul_params = arch.linear_params() + arch.vocab * arch.hidden * setup.logit_share  # the output head, where logits are kept
     attention = 4 * arch.layers * arch.hidden * setup.seq_len / 2  # QK^T and AV, causal
     forward = 2 * matmul_params + attention
     if setup.method == "full":

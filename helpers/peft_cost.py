@@ -46,10 +46,11 @@ class MethodSpec:
         return TrainConfig(method=self.method, learning_rate=learning_rate, max_steps=steps, batch_size=batch_size, lora_r=rank,
                            lora_alpha=2 * rank, target_modules=target_modules, seed=seed, save=save, logging_steps=max(1, steps // 6))
 
-    def setup(self, dtype: str, batch_tokens: int) -> cost_model.Setup:
-        """The cost-model description of this arm for one batch of `batch_tokens` tokens."""
+    def setup(self, dtype: str, batch_tokens: int, logit_share: float = 1.0) -> cost_model.Setup:
+        """The cost-model description of this arm for one batch of `batch_tokens` tokens, `logit_share`
+        of whose positions are projected to the vocabulary."""
         return cost_model.Setup(method=self.method, dtype=dtype, lora_r=self.lora_r or 16, lora_targets=self.targets,
-                                batch_size=1, seq_len=batch_tokens)
+                                batch_size=1, seq_len=batch_tokens, logit_share=logit_share)
 
 
 def run_arm(model_name: str, task: Task, val_task: Task, spec: MethodSpec, learning_rate: float, steps: int, batch_size: int, seed: int,
@@ -124,6 +125,11 @@ def training_memory_mb(probe: dict) -> float:
     return probe["peak_memory_mb"] - probe["memory_before_mb"]
 
 
+def logit_share(probe: dict) -> float:
+    """The share of a training run's positions that were projected to the vocabulary."""
+    return probe["logit_positions"] / probe["padded_tokens_seen"] if probe["padded_tokens_seen"] else 1.0
+
+
 def estimator_check(probes: dict[str, dict], specs: dict[str, MethodSpec], arch: cost_model.Architecture, dtype: str) -> list[dict]:
     """Predicted against measured, per probed arm: training memory, and tokens/s relative to full
     fine-tuning (the cost model predicts ratios from FLOPs; absolute speed depends on the hardware)."""
@@ -131,14 +137,14 @@ def estimator_check(probes: dict[str, dict], specs: dict[str, MethodSpec], arch:
     full_probe = probes.get("full")
     for arm, probe in probes.items():
         spec = specs[arm]
-        setup = spec.setup(dtype, probe["max_batch_tokens"])
+        setup = spec.setup(dtype, probe["max_batch_tokens"], logit_share(probe))
         predicted = cost_model.training_memory(arch, setup)
         measured = training_memory_mb(probe) * 2**20
         row = {"arm": arm, "predicted memory MB": predicted.total / 2**20, "measured memory MB": measured / 2**20,
                "memory error": cost_model.relative_error(predicted.total, measured),
                **{f"predicted {k} MB": getattr(predicted, k) / 2**20 for k in ("weights", "gradients", "optimizer", "activations")}}
         if full_probe is not None:
-            full_setup = specs["full"].setup(dtype, full_probe["max_batch_tokens"])
+            full_setup = specs["full"].setup(dtype, full_probe["max_batch_tokens"], logit_share(full_probe))
             predicted_speedup = cost_model.flops_per_token(arch, full_setup) / cost_model.flops_per_token(arch, setup)
             measured_speedup = probe["tokens_per_second"] / full_probe["tokens_per_second"]
             row.update({"predicted speed vs full": predicted_speedup, "measured speed vs full": measured_speedup,

@@ -98,6 +98,7 @@ class TrainRecord:
     peak_memory_kind: str  # cuda_max_allocated | process_peak_rss
     precision_used: str  # what config.precision resolved to on this device: "bf16 autocast" | "fp32"
     answer_logits_only_used: bool  # config.answer_logits_only, where the model supports it
+    logit_positions: int  # positions projected to the vocabulary (all padded positions without answer-only logits)
     memory_before_mb: float  # the same measure when finetune started (before loading, given a name): peak - this = what training took
     final_loss: float
     mean_train_loss: float
@@ -156,6 +157,7 @@ class CompletionCollator:
         self.tokens = 0
         self.padded_tokens = 0
         self.max_batch_tokens = 0  # the largest padded batch: what activation memory peaks with
+        self.logit_positions = 0  # positions projected to the vocabulary
 
     def __call__(self, features: list[dict]) -> dict:
         longest = max(len(f["input_ids"]) for f in features)
@@ -179,6 +181,7 @@ class CompletionCollator:
             if predicts_answer.any():
                 batch["logits_to_keep"] = predicts_answer
                 batch["shift_labels"] = next_token[predicts_answer]
+        self.logit_positions += int(batch["logits_to_keep"].sum()) if "logits_to_keep" in batch else longest * len(features)
         return batch
 
 
@@ -465,6 +468,7 @@ def finetune(
         peak_memory_kind=memory.kind,
         precision_used=precision_label(bf16),
         answer_logits_only_used=answer_logits_only,
+        logit_positions=collator.logit_positions,
         memory_before_mb=round(memory_before, 1),
         final_loss=history[-1]["loss"] if history else float(output.training_loss),
         mean_train_loss=float(output.training_loss),

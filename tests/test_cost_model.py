@@ -44,6 +44,17 @@ def test_activations_grow_with_tokens_and_shrink_with_checkpointing():
     assert training_memory(arch, Setup(gradient_checkpointing=True)).activations < training_memory(arch, Setup()).activations
 
 
+def test_answer_only_logits_shrink_the_logits_and_the_head_flops():
+    arch = KNOWN_ARCHITECTURES["SmolLM2-135M"]  # a 49k vocabulary on a 576-wide model: the head is a fifth of the work
+    every, answers = (Setup(method="lora", dtype="bf16", seq_len=1000, logit_share=share) for share in (1.0, 0.25))
+    saved_activations = training_memory(arch, every).activations - training_memory(arch, answers).activations
+    assert saved_activations == pytest.approx(0.75 * 1000 * arch.vocab * (2 + 8))  # bf16 logits and their fp32 copy
+    head_forward = 2 * arch.vocab * arch.hidden
+    assert cost_model.flops_per_token(arch, every) - cost_model.flops_per_token(arch, answers) == pytest.approx(2 * 0.75 * head_forward)
+    with pytest.raises(ValueError, match="logit_share"):
+        Setup(logit_share=0)
+
+
 def test_fit_table_marks_what_fits():
     rows = fit_table([KNOWN_ARCHITECTURES["Qwen2.5-7B"], KNOWN_ARCHITECTURES["Llama-3.1-70B"]],
                      {m: Setup(method=m, gradient_checkpointing=True) for m in ("full", "qlora")})

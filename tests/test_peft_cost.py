@@ -61,13 +61,18 @@ def test_verdicts_follow_the_measurements():
 def test_estimator_check_compares_memory_and_speed_ratios():
     arch = cost_model.KNOWN_ARCHITECTURES["SmolLM2-135M"]
     specs = {"full": MethodSpec("full"), "lora-all-r16": MethodSpec("lora", 16)}
-    probes = {arm: {"peak_memory_mb": 3000.0, "memory_before_mb": 200.0, "max_batch_tokens": 512, "tokens_per_second": tps}
-              for arm, tps in (("full", 100.0), ("lora-all-r16", 120.0))}
+    probes = {arm: {"peak_memory_mb": 3000.0, "memory_before_mb": 200.0, "max_batch_tokens": 512, "tokens_per_second": tps,
+                    "padded_tokens_seen": 2048, "logit_positions": 2048} for arm, tps in (("full", 100.0), ("lora-all-r16", 120.0))}
     rows = {row["arm"]: row for row in peft_cost.estimator_check(probes, specs, arch, "fp32")}
     assert rows["full"]["measured memory MB"] == pytest.approx(2800.0)
     assert rows["full"]["predicted weights MB"] == pytest.approx(arch.params() * 4 / 2**20)
     assert rows["lora-all-r16"]["measured speed vs full"] == pytest.approx(1.2)
     assert rows["lora-all-r16"]["predicted speed vs full"] > 1.3  # no weight gradients for the frozen base
+    # answer-only logits on a quarter of the positions: the estimate keeps a quarter of the logits
+    quarter = {arm: {**probe, "logit_positions": 512} for arm, probe in probes.items()}
+    fewer = {row["arm"]: row for row in peft_cost.estimator_check(quarter, specs, arch, "fp32")}
+    logits_mb = 512 * arch.vocab * 8 / 2**20  # fp32 logits and their fp32 copy for the loss, per position
+    assert rows["full"]["predicted activations MB"] - fewer["full"]["predicted activations MB"] == pytest.approx(0.75 * logits_mb)
 
 
 def test_cost_probe_trains_in_a_fresh_process_and_reports(toy_examples):

@@ -117,6 +117,7 @@ def test_answer_logits_train_like_full_logits_and_fall_back_where_unsupported(to
     _, sliced = finetune("tiny", toy_examples, config, progress=False)
     _, full = finetune("tiny", toy_examples, TrainConfig(**{**config.__dict__, "answer_logits_only": False}), progress=False)
     assert sliced.answer_logits_only_used and not full.answer_logits_only_used
+    assert full.logit_positions == full.padded_tokens_seen > sliced.logit_positions > 0
     assert [h["loss"] for h in sliced.loss_history] == pytest.approx([h["loss"] for h in full.loss_history], rel=1e-4)
 
     class NoSlicing(torch.nn.Module):
