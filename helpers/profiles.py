@@ -84,13 +84,15 @@ NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
                     serve_batch_size=32, serve_new_tokens=None, price_per_hour=2.5),
     },
     "benchmark": {  # `python -m helpers benchmark`: training throughput, course default against a naive baseline
-        "smoke": dict(model="tiny", methods=["full", "lora", "qlora"], n_examples=8, steps=2, batch_size=4, seeds=[0],
+        "smoke": dict(models=["tiny"], methods=["full", "lora", "qlora"], n_examples=8, steps=2, batch_size=4, seeds=[0],
                       learning_rates={"full": 1e-4, "lora": 1e-3, "qlora": 1e-3}, levers=["length grouping", "bf16 autocast", "answer-only logits"],
                       default_levers=["length grouping", "bf16 autocast", "answer-only logits"]),
-        "cpu": dict(model="smollm2-135m", methods=["full", "lora", "qlora"], n_examples=16, steps=4, batch_size=4, seeds=[0],
+        "cpu": dict(models=["smollm2-135m"], methods=["full", "lora", "qlora"], n_examples=16, steps=4, batch_size=4, seeds=[0],
                     learning_rates={"full": 1e-4, "lora": 1e-3, "qlora": 1e-3}, levers=["length grouping", "bf16 autocast", "answer-only logits"],
                     default_levers=["length grouping", "bf16 autocast", "answer-only logits"]),
-        "gpu": dict(model="HuggingFaceTB/SmolLM2-1.7B-Instruct", methods=["full", "lora", "qlora"], n_examples=256, steps=32, batch_size=8,
+        # gpu: published shapes with random weights (no download; speed and memory depend on shapes only)
+        "gpu": dict(models=["random:Qwen2.5-0.5B", "random:Qwen2.5-1.5B", "random:Qwen2.5-7B"], methods=["full", "lora", "qlora"],
+                    n_examples=256, steps=32, batch_size=8,
                     seeds=[0], learning_rates={"full": 1e-5, "lora": 2e-4, "qlora": 2e-4}, levers=["length grouping", "bf16 autocast", "answer-only logits"],
                     default_levers=["length grouping", "bf16 autocast", "answer-only logits"]),
     },

@@ -28,18 +28,34 @@ def test_comparison_and_goal_need_speed_memory_and_loss():
     assert not benchmark.goal_met({**default, "memory ratio": 1.05})
 
 
-def test_mfu_counts_six_flops_per_parameter_for_full_and_four_for_adapters():
-    assert benchmark.mfu(1000, 1e9, 1000, "full") == pytest.approx(0.006)
-    assert benchmark.mfu(1000, 1e9, 1000, "lora") == pytest.approx(0.004)
+def test_mfu_uses_the_cost_models_flops_and_the_cards_peak():
+    from helpers.cost_model import KNOWN_ARCHITECTURES
+
+    arch = KNOWN_ARCHITECTURES["Qwen2.5-1.5B"]
+    run = {"model": "random:Qwen2.5-1.5B", "tokens_per_second": 10_000.0, "mean_sequence_tokens": 512, "logit_share": 1.0}
+    full = benchmark.training_flops_per_token(arch, {**run, "method": "full"})
+    lora = benchmark.training_flops_per_token(arch, {**run, "method": "lora"})
+    assert full == pytest.approx(6 * arch.params(), rel=0.1) and lora == pytest.approx(4 * arch.params(), rel=0.1)
+    answers = benchmark.training_flops_per_token(arch, {**run, "method": "full", "logit_share": 0.25})
+    assert full - answers == pytest.approx(3 * 2 * 0.75 * arch.vocab * arch.hidden)  # the head's forward and backward, 3/4 skipped
+    assert benchmark.mfu(1000, 6e9, 1000) == pytest.approx(0.006)
+    assert benchmark.peak_bf16_tflops("NVIDIA H100 80GB HBM3") == 989 and benchmark.peak_bf16_tflops("NVIDIA H100 PCIe") == 756
+    assert benchmark.peak_bf16_tflops("NVIDIA L40S") == 362 and benchmark.peak_bf16_tflops("AMD EPYC") is None
+    rows = [{**run, "method": "lora"}]
+    benchmark.add_mfu(rows, {"random:Qwen2.5-1.5B": arch}, 989.0)
+    assert rows[0]["mfu"] == pytest.approx(10_000 * lora / 989e12)
+    benchmark.add_mfu(rows, {"random:Qwen2.5-1.5B": arch}, None)
+    assert rows[0]["mfu"] is None
 
 
 @pytest.mark.slow
 def test_benchmark_measures_each_configuration_in_a_fresh_process(toy_examples):
-    arms = benchmark.arms([], ["length grouping"])
+    arms = benchmark.arms([], ["length grouping", "answer-only logits"])
     rows = benchmark.run_benchmark("tiny", toy_examples * 2, ["lora"], arms, steps=2, batch_size=4, learning_rates={"lora": 1e-3},
                                    progress=lambda line: None)
     assert [r["arm"] for r in rows] == ["naive (Trainer defaults)", "course default"]
-    assert all(r["tokens_per_second"] > 0 and r["tokens_seen"] > 0 for r in rows)
+    assert all(r["tokens_per_second"] > 0 and r["tokens_seen"] > 0 and r["model"] == "tiny" for r in rows)
+    assert rows[0]["logit_share"] == 1.0 and 0 < rows[1]["logit_share"] < 1  # the default takes logits at answer tokens only
 
 
 def test_auto_precision_follows_the_hardware(monkeypatch):
@@ -53,3 +69,13 @@ def test_auto_precision_follows_the_hardware(monkeypatch):
     assert results.device_info()["training_precision_auto"] == "fp32"
     with pytest.raises(ValueError, match="fp16"):
         TrainConfig(precision="fp16").uses_bf16("cpu")
+
+
+def test_plot_groups_bars_by_model_and_method():
+    rows = [row(model_method[1], arm, tps, 1000, 1.0) | {"model": model_method[0]}
+            for model_method in [("random:Qwen2.5-0.5B", "lora"), ("random:Qwen2.5-7B", "lora")]
+            for arm, tps in [(benchmark.NAIVE.name, 100), ("course default", 180)]]
+    figure = benchmark.plot(benchmark.compare(rows), "gpu", "two models")
+    labels = [tick.get_text() for tick in figure.axes[0].get_xticklabels()]
+    assert labels == ["random:Qwen2.5-0.5B\nlora", "random:Qwen2.5-7B\nlora"]
+    assert figure.axes[0].get_yscale() == "log"

@@ -79,3 +79,19 @@ def test_folder_hash_changes_with_content(tmp_path):
     first = models.folder_hash(tmp_path)
     (tmp_path / "model.safetensors").write_bytes(b"b")
     assert models.folder_hash(tmp_path) != first
+
+
+@pytest.mark.slow
+def test_random_weights_with_published_shapes(tmp_path, monkeypatch):
+    from helpers.cost_model import KNOWN_ARCHITECTURES
+
+    monkeypatch.setenv("FT_COURSE_CACHE", str(tmp_path))
+    loaded = load_model("random:SmolLM2-135M", quantization="nf4")
+    arch = KNOWN_ARCHITECTURES["SmolLM2-135M"]
+    assert loaded.source == "random" and "speed and memory only" in loaded.notes[0]
+    assert (loaded.model.config.hidden_size, loaded.model.config.num_hidden_layers) == (arch.hidden, arch.layers)
+    assert type(loaded.model.model.layers[0].mlp.down_proj).__name__ == "Linear4bit"
+    first_hash = loaded.content_hash
+    assert load_model("random:SmolLM2-135M").content_hash == first_hash  # built once, then read from the cache
+    with pytest.raises(ModelNotAvailableError, match="Qwen2.5-0.5B"):
+        load_model("random:GPT-5")
