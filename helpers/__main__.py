@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--profile", choices=PROFILES, default=None, help="default: gpu when CUDA is available, else cpu")
     bench.add_argument("--run-dir", help="folder for the result (default runs/<time>-benchmark-<profile>)")
     bench.add_argument("--publish", action="store_true", help="copy the result into results/<profile>/")
+    bench.add_argument("--models", nargs="+", help="models instead of the profile's, e.g. random:Qwen2.5-1.5B or a hub id")
     inference = sub.add_parser("measure-inference", help="(internal) time one model's serving in this fresh process and write the result")
     inference.add_argument("spec", help="JSON spec written by helpers.inference_cost.measure_inference_cost")
     args = parser.parse_args(argv)
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "benchmark":
         from .benchmark import run as run_benchmark_command
 
-        return run_benchmark_command(args.profile, args.run_dir, args.publish)
+        return run_benchmark_command(args.profile, args.run_dir, args.publish, args.models)
     if args.command == "measure-inference":
         from .inference_cost import run_spec as run_inference_spec
 

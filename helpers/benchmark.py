@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, replace
 
 from . import cost_model
-from .cost_probe import measure_training_cost
+from .cost_probe import CostProbeError, measure_training_cost
 from .peft_cost import training_memory_mb
 from .tasks import Example
 from .training import TrainConfig
@@ -76,7 +76,15 @@ def run_benchmark(model: str, examples: list[Example], methods: list[str], bench
                 rows.append({**measured[key], "arm": arm.name, "same_as": measured[key]["arm"]})
                 continue
             started = time.perf_counter()
-            record = measure_training_cost(model, examples, arm.config(base), steps)
+            try:
+                record = measure_training_cost(model, examples, arm.config(base), steps)
+            except CostProbeError as err:
+                if "TrainingOutOfMemoryError" not in str(err):
+                    raise
+                rows.append({"model": model, "method": method, "arm": arm.name, "changes": arm.changes, "out_of_memory": True})
+                measured[key] = rows[-1]
+                progress(f"{model} {method:>5} {arm.name:<26} out of memory")
+                continue
             rows.append({"model": model, "method": method, "arm": arm.name, "changes": arm.changes, **_row(record)})
             measured[key] = rows[-1]
             progress(f"{model} {method:>5} {arm.name:<26} {record['tokens_per_second']:7.1f} tokens/s, peak {rows[-1]['training_memory_mb']:7.0f} MB, "
@@ -102,11 +110,17 @@ def _row(record: dict) -> dict:
 
 
 def compare(rows: list[dict], baseline: str = NAIVE.name) -> list[dict]:
-    """Each arm against the naive baseline of its model and method: speed-up, memory ratio, loss change."""
+    """Each arm against the naive baseline of its model and method: speed-up, memory ratio, loss change.
+    A configuration that ran out of memory, or whose baseline did, is listed without ratios."""
     base = {(row.get("model"), row["method"]): row for row in rows if row["arm"] == baseline}
     out = []
     for row in rows:
         ref = base[(row.get("model"), row["method"])]
+        if row.get("out_of_memory") or ref.get("out_of_memory"):
+            out.append({"model": row.get("model"), "method": row["method"], "arm": row["arm"],
+                        "out of memory": bool(row.get("out_of_memory")), "baseline out of memory": bool(ref.get("out_of_memory")),
+                        **({} if row.get("out_of_memory") else {"tokens/s": row["tokens_per_second"]})})
+            continue
         loss_change = (row["mean_train_loss"] - ref["mean_train_loss"]) / ref["mean_train_loss"]
         out.append({
             "model": row.get("model"),
@@ -125,6 +139,8 @@ def compare(rows: list[dict], baseline: str = NAIVE.name) -> list[dict]:
 
 def goal_met(row: dict, speed_up: float = 1.5) -> bool:
     """The issue's goal for the default: at least `speed_up` times the baseline's tokens/s, at equal or lower memory, same loss."""
+    if "speed-up" not in row:
+        return False  # out of memory, or no baseline to compare with
     return row["speed-up"] >= speed_up and row["memory ratio"] <= 1.0 and row["same loss"]
 
 
@@ -148,6 +164,8 @@ def mfu(tokens_per_second: float, flops_per_token: float, peak_tflops: float) ->
 def add_mfu(rows: list[dict], architectures: dict[str, cost_model.Architecture], peak_tflops: float | None) -> None:
     """Each row's MFU (None without a known peak, i.e. on CPU or an unlisted card)."""
     for row in rows:
+        if row.get("out_of_memory"):
+            continue
         arch = architectures.get(row["model"])
         row["mfu"] = mfu(row["tokens_per_second"], training_flops_per_token(arch, row), peak_tflops) if peak_tflops and arch else None
 
@@ -163,14 +181,16 @@ def plot(comparison: list[dict], profile: str, subtitle: str):
 
     from . import plots
 
+    comparison = [row for row in comparison if "speed-up" in row]
     several_models = len({row.get("model") for row in comparison}) > 1
     groups = list(dict.fromkeys(_group(row, several_models) for row in comparison))
     arm_names = list(dict.fromkeys(row["arm"] for row in comparison))
     fig, axes = plt.subplots(1, 2, figsize=(max(13, 2.2 * len(groups) + 6), 4.2))
     width = 0.8 / len(arm_names)
     for i, arm in enumerate(arm_names):
-        rows = [next(r for r in comparison if _group(r, several_models) == g and r["arm"] == arm) for g in groups]
-        x = np.arange(len(groups)) + i * width
+        measured = {_group(r, several_models): r for r in comparison if r["arm"] == arm}
+        x = [gi + i * width for gi, g in enumerate(groups) if g in measured]
+        rows = [measured[g] for g in groups if g in measured]
         axes[0].bar(x, [r["tokens/s"] for r in rows], width, label=arm, color=plots.PALETTE[i % len(plots.PALETTE)])
         axes[1].bar(x, [r["memory ratio"] for r in rows], width, color=plots.PALETTE[i % len(plots.PALETTE)])
         for xi, r in zip(x, rows):
@@ -190,7 +210,7 @@ def plot(comparison: list[dict], profile: str, subtitle: str):
     return fig
 
 
-def run(profile: str, run_dir=None, publish: bool = False) -> int:
+def run(profile: str, run_dir=None, publish: bool = False, models: list[str] | None = None) -> int:
     """`python -m helpers benchmark`: measure, compare, write a result record and a figure."""
     import shutil
     from datetime import datetime
@@ -202,7 +222,7 @@ def run(profile: str, run_dir=None, publish: bool = False) -> int:
     from .intake_task import intake_task
     from .paths import RESULTS_DIR, RUNS_DIR
 
-    cfg = profiles.settings("benchmark", profile)
+    cfg = profiles.settings("benchmark", profile, models=models)
     run_dir = Path(run_dir or RUNS_DIR / f"{datetime.now():%Y%m%d-%H%M%S}-benchmark-{cfg.profile}")
     out = run_dir / "results"
     out.mkdir(parents=True, exist_ok=True)
@@ -222,6 +242,9 @@ def run(profile: str, run_dir=None, publish: bool = False) -> int:
     comparison = compare(rows)
     defaults = [row for row in comparison if row["arm"] == "course default"]
     for row in comparison:
+        if "speed-up" not in row:
+            print(f"{row['model']} {row['method']:>5} {row['arm']:<26} {'out of memory' if row['out of memory'] else 'baseline out of memory'}")
+            continue
         mfu_text = f", MFU {row['MFU']:.1%}" if "MFU" in row else ""
         print(f"{row['model']} {row['method']:>5} {row['arm']:<26} speed-up {row['speed-up']:.2f}x, memory {row['memory ratio']:.2f}x, "
               f"loss change {row['loss change']:+.1%}{mfu_text}")
@@ -235,7 +258,7 @@ def run(profile: str, run_dir=None, publish: bool = False) -> int:
                  "peak_bf16_tflops": peak},
         timings={"benchmark_seconds": round(time.perf_counter() - started, 1)},
         headline={"label": "course default vs naive, tokens/s",
-                  "value": ", ".join(f"{_group(r, several).replace(chr(10), ' ')} {r['speed-up']:.2f}x" for r in defaults)},
+                  "value": ", ".join(f"{_group(r, several).replace(chr(10), ' ')} {r['speed-up']:.2f}x" for r in defaults if "speed-up" in r)},
         extra={"figures": [figure.name], "levers": {name: LEVERS[name] for name in cfg.levers}, "default_levers": cfg.default_levers},
     )
     path = results.write_record(record, out, "benchmark_training")

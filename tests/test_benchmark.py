@@ -28,6 +28,16 @@ def test_comparison_and_goal_need_speed_memory_and_loss():
     assert not benchmark.goal_met({**default, "memory ratio": 1.05})
 
 
+def test_out_of_memory_is_listed_not_compared():
+    rows = [row("full", benchmark.NAIVE.name, 0, 0, 0) | {"out_of_memory": True}, row("full", "course default", 150, 900, 2.0),
+            row("lora", benchmark.NAIVE.name, 100, 1000, 2.0), row("lora", "course default", 60, 0, 0) | {"out_of_memory": True}]
+    full_naive, full_default, _, lora_default = benchmark.compare(rows)
+    assert full_naive["out of memory"] and "speed-up" not in full_naive
+    assert full_default["baseline out of memory"] and full_default["tokens/s"] == 150 and not benchmark.goal_met(full_default)
+    assert lora_default["out of memory"] and not benchmark.goal_met(lora_default)
+    benchmark.plot(benchmark.compare(rows), "gpu", "with out-of-memory rows")  # plots what was measured
+
+
 def test_mfu_uses_the_cost_models_flops_and_the_cards_peak():
     from helpers.cost_model import KNOWN_ARCHITECTURES
 
