@@ -49,6 +49,7 @@ class TrainConfig:
     gradient_checkpointing: bool = False
     group_by_length: bool = True  # batches of similar length: less padding
     answer_logits_only: bool = True  # project to the vocabulary only where the loss is taken (answer tokens): same loss, less work
+    optimizer: str | None = None  # a TrainingArguments `optim` name, e.g. "adamw_bnb_8bit"; None: the Trainer's default (fused AdamW)
     precision: str = "auto"  # "auto" (bf16 autocast where the hardware has bf16 arithmetic, else fp32) | "fp32" | "bf16"
     seed: int = 0
     logging_steps: int = 5
@@ -427,6 +428,7 @@ def finetune(
         train_sampling_strategy="group_by_length" if config.group_by_length else "random",
         disable_tqdm=not progress,
         dataloader_num_workers=0,
+        **({"optim": config.optimizer} if config.optimizer else {}),
     )
     answer_logits_only = config.answer_logits_only and supports_answer_logits(model)
     if config.answer_logits_only and not answer_logits_only:

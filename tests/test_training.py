@@ -125,3 +125,17 @@ def test_answer_logits_train_like_full_logits_and_fall_back_where_unsupported(to
             return input_ids
 
     assert not supports_answer_logits(NoSlicing())
+
+
+def test_optimizer_is_chosen_by_its_trainer_name(toy_examples):
+    from transformers import TrainerCallback
+
+    class SeeOptimizer(TrainerCallback):
+        seen = []
+
+        def on_step_end(self, args, state, control, optimizer=None, **kwargs):
+            self.seen.append(type(getattr(optimizer, "optimizer", optimizer)).__module__)
+
+    config = TrainConfig(method="full", max_steps=2, batch_size=2, save=False, optimizer="adamw_bnb_8bit")
+    _, record = finetune("tiny", toy_examples, config, progress=False, callbacks=[SeeOptimizer()])
+    assert SeeOptimizer.seen and SeeOptimizer.seen[-1].startswith("bitsandbytes.optim") and record.config["optimizer"] == "adamw_bnb_8bit"
