@@ -22,7 +22,8 @@ from dataclasses import dataclass, replace
 
 from . import cost_model
 from .cost_probe import CostProbeError, measure_training_cost
-from .peft_cost import training_memory_mb
+from .models import folder_hash, resolve
+from .peft_cost import logit_share, training_memory_mb
 from .tasks import Example
 from .training import TrainConfig
 
@@ -98,7 +99,7 @@ def _row(record: dict) -> dict:
         "train_seconds": record["train_seconds"],
         "tokens_seen": record["tokens_seen"],
         "padding_share": 1 - record["tokens_seen"] / record["padded_tokens_seen"] if record["padded_tokens_seen"] else 0.0,
-        "logit_share": record["logit_positions"] / record["padded_tokens_seen"] if record["padded_tokens_seen"] else 1.0,
+        "logit_share": logit_share(record),
         "mean_sequence_tokens": record["padded_tokens_seen"] / max(1, record["optimizer_steps"] * record["config"]["batch_size"]),
         "peak_memory_kind": record["peak_memory_kind"],
         "training_memory_mb": training_memory_mb(record),
@@ -235,9 +236,9 @@ def run(profile: str, run_dir=None, publish: bool = False, models: list[str] | N
     for model in cfg.models:
         print(f"Benchmark ({cfg.profile}): {model}, {cfg.n_examples} client-intake examples, {cfg.steps} steps of {cfg.batch_size}")
         rows += run_benchmark(model, task.train, cfg.methods, bench_arms, cfg.steps, cfg.batch_size, cfg.learning_rates, cfg.seeds[0])
-        folder = _folder(model)
+        folder = resolve(model)[0]
         architectures[model] = _architecture(folder, model)
-        models.append({"name": model, "content_hash": _hash(folder), "parameters": architectures[model].params()})
+        models.append({"name": model, "content_hash": folder_hash(folder), "parameters": architectures[model].params()})
     add_mfu(rows, architectures, peak)
     comparison = compare(rows)
     defaults = [row for row in comparison if row["arm"] == "course default"]
@@ -270,18 +271,6 @@ def run(profile: str, run_dir=None, publish: bool = False, models: list[str] | N
             shutil.copy2(item, target / item.name)
         print(f"published to {target}")
     return 0
-
-
-def _folder(name: str):
-    from .models import resolve
-
-    return resolve(name)[0]
-
-
-def _hash(folder) -> str:
-    from .models import folder_hash
-
-    return folder_hash(folder)
 
 
 def _architecture(folder, name: str) -> cost_model.Architecture:
