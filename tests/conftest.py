@@ -6,12 +6,12 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 import pytest  # noqa: E402
 
-from helpers.tasks import Example  # noqa: E402
+from helpers.core.tasks import Example  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def tiny():
-    from helpers.models import load_model
+    from helpers.core.models import load_model
 
     return load_model("tiny")
 
@@ -29,4 +29,11 @@ def make_examples(pairs, system=None):
 
 @pytest.fixture
 def toy_examples():
-    return make_examples([("color of sky?", "blue"), ("color of grass?", "green"), ("color of snow?", "white"), ("color of coal?", "black")])
+    return make_examples(
+        [
+            ("color of sky?", "blue"),
+            ("color of grass?", "green"),
+            ("color of snow?", "white"),
+            ("color of coal?", "black"),
+        ]
+    )

@@ -1,12 +1,18 @@
 import pytest
 
-from helpers import benchmark
-from helpers.training import TrainConfig
+from helpers.core.training import TrainConfig
+from helpers.course import benchmark
 
 
 def row(method, arm, tokens_per_second, memory, loss):
-    return {"method": method, "arm": arm, "tokens_per_second": tokens_per_second, "training_memory_mb": memory, "mean_train_loss": loss,
-            "padding_share": 0.0}
+    return {
+        "method": method,
+        "arm": arm,
+        "tokens_per_second": tokens_per_second,
+        "training_memory_mb": memory,
+        "mean_train_loss": loss,
+        "padding_share": 0.0,
+    }
 
 
 def test_arms_are_the_baseline_each_lever_and_the_default():
@@ -19,37 +25,62 @@ def test_arms_are_the_baseline_each_lever_and_the_default():
 
 
 def test_comparison_and_goal_need_speed_memory_and_loss():
-    rows = [row("lora", benchmark.NAIVE.name, 100, 1000, 2.0), row("lora", "course default", 160, 950, 2.1),
-            row("lora", "+ bf16 autocast", 200, 900, 2.6)]
+    rows = [
+        row("lora", benchmark.NAIVE.name, 100, 1000, 2.0),
+        row("lora", "course default", 160, 950, 2.1),
+        row("lora", "+ bf16 autocast", 200, 900, 2.6),
+    ]
     default, bf16 = benchmark.compare(rows)[1:]
-    assert default["speed-up"] == pytest.approx(1.6) and default["memory ratio"] == pytest.approx(0.95) and default["same loss"]
+    assert (
+        default["speed-up"] == pytest.approx(1.6)
+        and default["memory ratio"] == pytest.approx(0.95)
+        and default["same loss"]
+    )
     assert benchmark.goal_met(default)
     assert not bf16["same loss"] and not benchmark.goal_met(bf16)  # faster, but the loss moved by 30%
     assert not benchmark.goal_met({**default, "memory ratio": 1.05})
 
 
 def test_out_of_memory_is_listed_not_compared():
-    rows = [row("full", benchmark.NAIVE.name, 0, 0, 0) | {"out_of_memory": True}, row("full", "course default", 150, 900, 2.0),
-            row("lora", benchmark.NAIVE.name, 100, 1000, 2.0), row("lora", "course default", 60, 0, 0) | {"out_of_memory": True}]
+    rows = [
+        row("full", benchmark.NAIVE.name, 0, 0, 0) | {"out_of_memory": True},
+        row("full", "course default", 150, 900, 2.0),
+        row("lora", benchmark.NAIVE.name, 100, 1000, 2.0),
+        row("lora", "course default", 60, 0, 0) | {"out_of_memory": True},
+    ]
     full_naive, full_default, _, lora_default = benchmark.compare(rows)
     assert full_naive["out of memory"] and "speed-up" not in full_naive
-    assert full_default["baseline out of memory"] and full_default["tokens/s"] == 150 and not benchmark.goal_met(full_default)
+    assert (
+        full_default["baseline out of memory"]
+        and full_default["tokens/s"] == 150
+        and not benchmark.goal_met(full_default)
+    )
     assert lora_default["out of memory"] and not benchmark.goal_met(lora_default)
     benchmark.plot(benchmark.compare(rows), "gpu", "with out-of-memory rows")  # plots what was measured
 
 
 def test_mfu_uses_the_cost_models_flops_and_the_cards_peak():
-    from helpers.cost_model import KNOWN_ARCHITECTURES
+    from helpers.core.cost_model import KNOWN_ARCHITECTURES
 
     arch = KNOWN_ARCHITECTURES["Qwen2.5-1.5B"]
-    run = {"model": "random:Qwen2.5-1.5B", "tokens_per_second": 10_000.0, "mean_sequence_tokens": 512, "logit_share": 1.0}
+    run = {
+        "model": "random:Qwen2.5-1.5B",
+        "tokens_per_second": 10_000.0,
+        "mean_sequence_tokens": 512,
+        "logit_share": 1.0,
+    }
     full = benchmark.training_flops_per_token(arch, {**run, "method": "full"})
     lora = benchmark.training_flops_per_token(arch, {**run, "method": "lora"})
     assert full == pytest.approx(6 * arch.params(), rel=0.1) and lora == pytest.approx(4 * arch.params(), rel=0.1)
     answers = benchmark.training_flops_per_token(arch, {**run, "method": "full", "logit_share": 0.25})
-    assert full - answers == pytest.approx(3 * 2 * 0.75 * arch.vocab * arch.hidden)  # the head's forward and backward, 3/4 skipped
+    assert full - answers == pytest.approx(
+        3 * 2 * 0.75 * arch.vocab * arch.hidden
+    )  # the head's forward and backward, 3/4 skipped
     assert benchmark.mfu(1000, 6e9, 1000) == pytest.approx(0.006)
-    assert benchmark.peak_bf16_tflops("NVIDIA H100 80GB HBM3") == 989 and benchmark.peak_bf16_tflops("NVIDIA H100 PCIe") == 756
+    assert (
+        benchmark.peak_bf16_tflops("NVIDIA H100 80GB HBM3") == 989
+        and benchmark.peak_bf16_tflops("NVIDIA H100 PCIe") == 756
+    )
     assert benchmark.peak_bf16_tflops("NVIDIA L40S") == 362 and benchmark.peak_bf16_tflops("AMD EPYC") is None
     rows = [{**run, "method": "lora"}]
     benchmark.add_mfu(rows, {"random:Qwen2.5-1.5B": arch}, 989.0)
@@ -61,30 +92,42 @@ def test_mfu_uses_the_cost_models_flops_and_the_cards_peak():
 @pytest.mark.slow
 def test_benchmark_measures_each_configuration_in_a_fresh_process(toy_examples):
     arms = benchmark.arms([], ["length grouping", "answer-only logits"])
-    rows = benchmark.run_benchmark("tiny", toy_examples * 2, ["lora"], arms, steps=2, batch_size=4, learning_rates={"lora": 1e-3},
-                                   progress=lambda line: None)
+    rows = benchmark.run_benchmark(
+        "tiny",
+        toy_examples * 2,
+        ["lora"],
+        arms,
+        steps=2,
+        batch_size=4,
+        learning_rates={"lora": 1e-3},
+        progress=lambda line: None,
+    )
     assert [r["arm"] for r in rows] == ["naive (Trainer defaults)", "course default"]
     assert all(r["tokens_per_second"] > 0 and r["tokens_seen"] > 0 and r["model"] == "tiny" for r in rows)
-    assert rows[0]["logit_share"] == 1.0 and 0 < rows[1]["logit_share"] < 1  # the default takes logits at answer tokens only
+    assert (
+        rows[0]["logit_share"] == 1.0 and 0 < rows[1]["logit_share"] < 1
+    )  # the default takes logits at answer tokens only
 
 
 def test_auto_precision_follows_the_hardware(monkeypatch):
-    from helpers import results, training
+    from helpers.core import records, training
 
     monkeypatch.setattr(training, "cpu_has_bf16", lambda: True)
     assert TrainConfig().uses_bf16("cpu") and not TrainConfig(precision="fp32").uses_bf16("cpu")
-    assert results.device_info()["training_precision_auto"] == "bf16 autocast"  # recorded in every result file
+    assert records.device_info()["training_precision_auto"] == "bf16 autocast"  # recorded in every result file
     monkeypatch.setattr(training, "cpu_has_bf16", lambda: False)
     assert not TrainConfig().uses_bf16("cpu") and TrainConfig(precision="bf16").uses_bf16("cpu")
-    assert results.device_info()["training_precision_auto"] == "fp32"
+    assert records.device_info()["training_precision_auto"] == "fp32"
     with pytest.raises(ValueError, match="fp16"):
         TrainConfig(precision="fp16").uses_bf16("cpu")
 
 
 def test_plot_groups_bars_by_model_and_method():
-    rows = [row(model_method[1], arm, tps, 1000, 1.0) | {"model": model_method[0]}
-            for model_method in [("random:Qwen2.5-0.5B", "lora"), ("random:Qwen2.5-7B", "lora")]
-            for arm, tps in [(benchmark.NAIVE.name, 100), ("course default", 180)]]
+    rows = [
+        row(model_method[1], arm, tps, 1000, 1.0) | {"model": model_method[0]}
+        for model_method in [("random:Qwen2.5-0.5B", "lora"), ("random:Qwen2.5-7B", "lora")]
+        for arm, tps in [(benchmark.NAIVE.name, 100), ("course default", 180)]
+    ]
     figure = benchmark.plot(benchmark.compare(rows), "gpu", "two models")
     labels = [tick.get_text() for tick in figure.axes[0].get_xticklabels()]
     assert labels == ["random:Qwen2.5-0.5B\nlora", "random:Qwen2.5-7B\nlora"]

@@ -2,12 +2,14 @@ import json
 
 import pytest
 
-from helpers import clinc150
-from helpers.data_sources import DatasetNotAvailableError
-from helpers.paths import data_dir
-from helpers.scoring import label_scores
+from helpers.core.paths import data_dir
+from helpers.core.scoring import label_scores
+from helpers.data import clinc150
+from helpers.data.sources import DatasetNotAvailableError
 
-needs_data = pytest.mark.skipif(data_dir() is None or not (data_dir() / "clinc150").is_dir(), reason="no local clinc150 copy")
+needs_data = pytest.mark.skipif(
+    data_dir() is None or not (data_dir() / "clinc150").is_dir(), reason="no local clinc150 copy"
+)
 
 
 def write_clinc(folder, splits):
@@ -54,8 +56,9 @@ def test_local_copy_shapes(data):
 
 @needs_data
 def test_intents_over_time_shapes_nesting_and_no_overlap(data):
-    periods = clinc150.intents_over_time(data, n_periods=4, intents_per_period=5, n_train_per_intent=20,
-                                         n_eval_per_intent=10, seed=0)
+    periods = clinc150.intents_over_time(
+        data, n_periods=4, intents_per_period=5, n_train_per_intent=20, n_eval_per_intent=10, seed=0
+    )
     assert len(periods) == 4
     seen: list[str] = []
     train_texts = {ex.messages[1]["content"].lower() for p in periods for ex in p["train"]}
@@ -70,7 +73,11 @@ def test_intents_over_time_shapes_nesting_and_no_overlap(data):
             assert ", ".join(period["all_intents"]) in ex.messages[0]["content"]
             assert ex.meta["label"] == ex.reference
         assert not train_texts & {ex.messages[1]["content"].lower() for ex in period["eval_all"]}
-        scores = label_scores([ex.reference for ex in period["eval_all"]], [ex.reference for ex in period["eval_all"]], period["all_intents"])
+        scores = label_scores(
+            [ex.reference for ex in period["eval_all"]],
+            [ex.reference for ex in period["eval_all"]],
+            period["all_intents"],
+        )
         assert scores["accuracy"].mean() == 1.0
     # An intent keeps its evaluation texts in later periods.
     first_new = sorted(ex.messages[1]["content"] for ex in periods[0]["eval_new"])
@@ -80,13 +87,24 @@ def test_intents_over_time_shapes_nesting_and_no_overlap(data):
 
 def test_test_texts_that_occur_in_train_are_never_evaluated(tmp_path):
     train = [[f"train text {i}", label] for label in ("a", "b") for i in range(4)]
-    test = [["TRAIN text 0", "a"], ["fresh a", "a"], ["train  text 1", "a"], ["fresh b", "b"], ["fresh b", "b"], ["other b", "b"]]
+    test = [
+        ["TRAIN text 0", "a"],
+        ["fresh a", "a"],
+        ["train  text 1", "a"],
+        ["fresh b", "b"],
+        ["fresh b", "b"],
+        ["other b", "b"],
+    ]
     data = clinc150.load_clinc150(write_clinc(tmp_path / "clinc150", {"train": train, "val": train, "test": test}))
-    periods = clinc150.intents_over_time(data, n_periods=2, intents_per_period=1, n_train_per_intent=4, n_eval_per_intent=1, seed=0)
+    periods = clinc150.intents_over_time(
+        data, n_periods=2, intents_per_period=1, n_train_per_intent=4, n_eval_per_intent=1, seed=0
+    )
     evaluated = {ex.messages[1]["content"] for p in periods for ex in p["eval_all"]}
     assert evaluated <= {"fresh a", "fresh b", "other b"}
     with pytest.raises(ValueError, match="1 usable test texts"):  # "a" has one test text not in train
-        clinc150.intents_over_time(data, n_periods=2, intents_per_period=1, n_train_per_intent=4, n_eval_per_intent=2, seed=0)
+        clinc150.intents_over_time(
+            data, n_periods=2, intents_per_period=1, n_train_per_intent=4, n_eval_per_intent=2, seed=0
+        )
 
 
 @needs_data

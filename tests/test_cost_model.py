@@ -1,13 +1,22 @@
 import pytest
 
-from helpers import cost_model
-from helpers.cost_model import KNOWN_ARCHITECTURES, Architecture, Setup, fit_table, training_memory
+from helpers.core import cost_model
+from helpers.core.cost_model import KNOWN_ARCHITECTURES, Architecture, Setup, fit_table, training_memory
 
 
-@pytest.mark.parametrize("name, published", [
-    ("SmolLM2-135M", 134.5e6), ("Qwen2.5-0.5B", 494e6), ("Qwen2.5-1.5B", 1.54e9), ("SmolLM2-1.7B", 1.71e9),
-    ("Qwen2.5-7B", 7.62e9), ("Llama-3.1-8B", 8.03e9), ("Qwen2.5-32B", 32.8e9), ("Llama-3.1-70B", 70.6e9),
-])
+@pytest.mark.parametrize(
+    "name, published",
+    [
+        ("SmolLM2-135M", 134.5e6),
+        ("Qwen2.5-0.5B", 494e6),
+        ("Qwen2.5-1.5B", 1.54e9),
+        ("SmolLM2-1.7B", 1.71e9),
+        ("Qwen2.5-7B", 7.62e9),
+        ("Llama-3.1-8B", 8.03e9),
+        ("Qwen2.5-32B", 32.8e9),
+        ("Llama-3.1-70B", 70.6e9),
+    ],
+)
 def test_parameter_counts_match_the_published_sizes(name, published):
     assert KNOWN_ARCHITECTURES[name].params() == pytest.approx(published, rel=0.01)
 
@@ -27,7 +36,9 @@ def test_counts_match_the_real_model_and_peft(tiny):
 
 def test_method_ordering_and_parts():
     arch = KNOWN_ARCHITECTURES["Qwen2.5-7B"]
-    full, lora, qlora = (training_memory(arch, Setup(method=m, gradient_checkpointing=True)) for m in ("full", "lora", "qlora"))
+    full, lora, qlora = (
+        training_memory(arch, Setup(method=m, gradient_checkpointing=True)) for m in ("full", "lora", "qlora")
+    )
     assert full.total > 3 * lora.total > 0 and lora.total > qlora.total
     assert full.optimizer == 2 * full.weights  # AdamW: two moments per parameter, same dtype
     assert lora.trainable_params / lora.total_params < 0.01  # r16 all-linear on 7B: about 0.5%
@@ -41,7 +52,10 @@ def test_activations_grow_with_tokens_and_shrink_with_checkpointing():
     arch = KNOWN_ARCHITECTURES["Qwen2.5-1.5B"]
     short, long = (training_memory(arch, Setup(seq_len=s)).activations for s in (512, 2048))
     assert long == pytest.approx(4 * short)
-    assert training_memory(arch, Setup(gradient_checkpointing=True)).activations < training_memory(arch, Setup()).activations
+    assert (
+        training_memory(arch, Setup(gradient_checkpointing=True)).activations
+        < training_memory(arch, Setup()).activations
+    )
 
 
 def test_answer_only_logits_shrink_the_logits_and_the_head_flops():
@@ -50,14 +64,18 @@ def test_answer_only_logits_shrink_the_logits_and_the_head_flops():
     saved_activations = training_memory(arch, every).activations - training_memory(arch, answers).activations
     assert saved_activations == pytest.approx(0.75 * 1000 * arch.vocab * (2 + 8))  # bf16 logits and their fp32 copy
     head_forward = 2 * arch.vocab * arch.hidden
-    assert cost_model.flops_per_token(arch, every) - cost_model.flops_per_token(arch, answers) == pytest.approx(2 * 0.75 * head_forward)
+    assert cost_model.flops_per_token(arch, every) - cost_model.flops_per_token(arch, answers) == pytest.approx(
+        2 * 0.75 * head_forward
+    )
     with pytest.raises(ValueError, match="logit_share"):
         Setup(logit_share=0)
 
 
 def test_fit_table_marks_what_fits():
-    rows = fit_table([KNOWN_ARCHITECTURES["Qwen2.5-7B"], KNOWN_ARCHITECTURES["Llama-3.1-70B"]],
-                     {m: Setup(method=m, gradient_checkpointing=True) for m in ("full", "qlora")})
+    rows = fit_table(
+        [KNOWN_ARCHITECTURES["Qwen2.5-7B"], KNOWN_ARCHITECTURES["Llama-3.1-70B"]],
+        {m: Setup(method=m, gradient_checkpointing=True) for m in ("full", "qlora")},
+    )
     by_key = {(r["model"], r["method"]): r for r in rows}
     assert by_key[("Llama-3.1-70B", "full")]["80 GB"] == "no"
     assert by_key[("Llama-3.1-70B", "qlora")]["80 GB"] == "yes"

@@ -5,8 +5,9 @@ import sys
 import nbformat
 import pytest
 
-from helpers import course, paths
-from helpers.paths import REPO_ROOT
+from helpers.core import paths
+from helpers.core.paths import REPO_ROOT
+from helpers.course import runner as course
 
 pytestmark = pytest.mark.slow
 
@@ -15,7 +16,10 @@ def test_smoke_course_runs_every_notebook(tmp_path):
     run_dir = tmp_path / "run"
     done = subprocess.run(
         [sys.executable, "-m", "helpers", "course", "--profile", "smoke", "--run-dir", str(run_dir)],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=1200,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     for notebook in course.list_notebooks():

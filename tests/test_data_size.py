@@ -1,12 +1,20 @@
 import numpy as np
 
-from helpers import data_size
-from helpers.arms import ArmResult
+from helpers.experiments import nb01_data_size as data_size
+from helpers.experiments.arms import ArmResult
 
 
 def fake(arm, group, n, scores, seed=0, rate=None):
-    return ArmResult(arm, group, n, seed, {"field_f1": np.array(scores, float), "json_valid": np.array(scores, float)}, [], 0.0,
-                     info={"noise_rate": rate} if rate is not None else {})
+    return ArmResult(
+        arm,
+        group,
+        n,
+        seed,
+        {"field_f1": np.array(scores, float), "json_valid": np.array(scores, float)},
+        [],
+        0.0,
+        info={"noise_rate": rate} if rate is not None else {},
+    )
 
 
 def grid(clean_big, noisy):
@@ -24,7 +32,9 @@ def test_verdicts_follow_the_data_in_both_directions():
     rng = np.random.default_rng(0)
     good = list(np.clip(0.8 + rng.normal(0, 0.05, 50), 0, 1))
     bad = list(np.clip(0.4 + rng.normal(0, 0.05, 50), 0, 1))
-    clean_wins = data_size.data_size_verdicts(grid(good, bad), "field_f1", "cpu", format_metric="json_valid", format_threshold=0.95)
+    clean_wins = data_size.data_size_verdicts(
+        grid(good, bad), "field_f1", "cpu", format_metric="json_valid", format_threshold=0.95
+    )
     assert [v.status for v in clean_wins[:3]] == ["supported", "supported", "supported"]
     assert "(40)" in clean_wins[0].claim and "(80, noisy 40%)" in clean_wins[0].claim
     assert clean_wins[3].status == "not supported"  # about 0.8 valid JSON is below 95%
@@ -50,13 +60,15 @@ def test_intake_arms_are_nested_and_share_records():
 
 def test_every_profile_grid_can_be_built():
     # Catches grids the data cannot supply (e.g. more balanced banking77 examples per intent than exist).
-    from helpers.paths import data_dir
-    from helpers.profiles import PROFILES, settings
+    from helpers.core.paths import data_dir
+    from helpers.course.profiles import PROFILES, settings
 
     for profile in PROFILES:
         cfg = settings("data_size", profile)
         specs = data_size.intake_arms(cfg.clean_sizes, cfg.noisy_sizes, cfg.noise_rates)
         assert len(specs) == len(cfg.clean_sizes) + 2 * len(cfg.noisy_sizes) * len(cfg.noise_rates)
         if data_dir() is not None:
-            bank = data_size.banking_arms(cfg.bank_clean_sizes, cfg.bank_noisy_sizes, cfg.bank_noise_rates, cfg.bank_intents)
+            bank = data_size.banking_arms(
+                cfg.bank_clean_sizes, cfg.bank_noisy_sizes, cfg.bank_noise_rates, cfg.bank_intents
+            )
             assert max(len(s.examples) for s in bank) == max(cfg.bank_clean_sizes + cfg.bank_noisy_sizes)

@@ -1,10 +1,12 @@
 import pytest
 
-from helpers import data_sources
-from helpers.paths import data_dir
-from helpers.task_library import banking77_task
+from helpers.core.paths import data_dir
+from helpers.data import sources as data_sources
+from helpers.data.task_library import banking77_task
 
-needs_data = pytest.mark.skipif(data_dir() is None or not (data_dir() / "banking77").is_dir(), reason="no local banking77 copy")
+needs_data = pytest.mark.skipif(
+    data_dir() is None or not (data_dir() / "banking77").is_dir(), reason="no local banking77 copy"
+)
 
 
 def write_banking(folder, train_rows, test_rows=("hello,card_arrival",)):
@@ -43,7 +45,7 @@ def test_banking77_task_is_balanced_and_noise_is_exact():
 
 @needs_data
 def test_every_quickstart_profile_fits_the_data():
-    from helpers.profiles import PROFILES, settings
+    from helpers.course.profiles import PROFILES, settings
 
     for profile in PROFILES:
         cfg = settings("quickstart", profile)

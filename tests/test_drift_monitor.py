@@ -1,7 +1,7 @@
 import pytest
 
-from helpers import drift_monitor as dm
-from helpers import drift_world as dw
+from helpers.core import drift_monitor as dm
+from helpers.data import drift_world as dw
 
 
 def texts(world, period, n, seed):
@@ -38,7 +38,9 @@ def test_drift_grows_with_the_periods_elapsed():
     worlds = [dw.build_world(seed=s) for s in range(3)]
     references = [dm.user_texts(dw.training_set(w, 0, 80, seed=0)) for w in worlds]
     for period in range(4):
-        values = [dm.ngram_drift(ref, texts(w, period, 40, seed=s)) for w, ref in zip(worlds, references) for s in (1, 2)]
+        values = [
+            dm.ngram_drift(ref, texts(w, period, 40, seed=s)) for w, ref in zip(worlds, references) for s in (1, 2)
+        ]
         means.append(sum(values) / len(values))
     assert means == sorted(means) and means[-1] > means[0] + 0.1
 
@@ -63,9 +65,19 @@ def test_ngram_drift_is_bit_identical_across_hash_seeds():
     import subprocess
     import sys
 
-    code = ("from helpers.drift_monitor import ngram_drift; "
-            "print(repr(ngram_drift(['my card was charged twice', 'where is my new card', 'cancel the transfer please'], "
-            "['the refund has not arrived yet', 'why was my card declined abroad', 'top up failed again today'])))")
-    outputs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                              env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in range(6)}
+    code = (
+        "from helpers.core.drift_monitor import ngram_drift; "
+        "print(repr(ngram_drift(['my card was charged twice', 'where is my new card', 'cancel the transfer please'], "
+        "['the refund has not arrived yet', 'why was my card declined abroad', 'top up failed again today'])))"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+        ).stdout
+        for seed in range(6)
+    }
     assert len(outputs) == 1, outputs

@@ -1,8 +1,8 @@
 import pytest
 
-from helpers import drift_world as dw
-from helpers.retrieval import question_of
-from helpers.scoring import answer_matches
+from helpers.core.retrieval import question_of
+from helpers.core.scoring import answer_matches
+from helpers.data import drift_world as dw
 
 
 @pytest.fixture(scope="module")
@@ -13,8 +13,9 @@ def world():
 def test_same_seed_same_world_and_examples_other_seed_differs(world):
     again = dw.build_world(n_periods=4, n_products=12, seed=0)
     assert [p.facts for p in again.periods] == [p.facts for p in world.periods]
-    assert [ex.to_json() for ex in dw.period_examples(again, 2, 30, seed=5)] == \
-        [ex.to_json() for ex in dw.period_examples(world, 2, 30, seed=5)]
+    assert [ex.to_json() for ex in dw.period_examples(again, 2, 30, seed=5)] == [
+        ex.to_json() for ex in dw.period_examples(world, 2, 30, seed=5)
+    ]
     other = dw.build_world(n_periods=4, n_products=12, seed=1)
     assert [p.facts for p in other.periods] != [p.facts for p in world.periods]
 
@@ -76,8 +77,11 @@ def test_stale_answers_fail_and_current_answers_pass(world):
 def test_retired_product_answer_names_the_quarter(world):
     name, when = next(iter(world.periods[-1].retired.items()))
     doc_id = world.products[name].doc_id
-    examples = [ex for ex in dw.period_examples(world, world.n_periods - 1, 500, seed=0, kind="changed")
-                if ex.meta["fact_id"] == f"{doc_id}:availability"]
+    examples = [
+        ex
+        for ex in dw.period_examples(world, world.n_periods - 1, 500, seed=0, kind="changed")
+        if ex.meta["fact_id"] == f"{doc_id}:availability"
+    ]
     assert examples and examples[0].reference == f"No, it was retired in Q{when + 1}."
     assert name in question_of(examples[0]) or name.lower() in question_of(examples[0])
     assert not answer_matches("Yes, it is available.", examples[0].meta["answers"])
@@ -149,7 +153,9 @@ def test_replay_mix_drops_stale_examples_and_keeps_all_new(world):
     current = world.periods[2].facts
     assert all(current[ex.meta["fact_id"]].value == ex.reference for ex in replayed)
     assert sorted(map(question_of, new)) == sorted(question_of(ex) for ex in mixed if ex.meta["period"] == 2)
-    assert dw.replay_mix(new, old, replay_share=0.0, seed=0) != [] and len(dw.replay_mix(new, old, 0.0, seed=0)) == len(new)
+    assert dw.replay_mix(new, old, replay_share=0.0, seed=0) != [] and len(dw.replay_mix(new, old, 0.0, seed=0)) == len(
+        new
+    )
 
 
 def test_catalog_documents_state_every_current_answer(world):

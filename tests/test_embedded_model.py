@@ -1,7 +1,7 @@
 import pytest
 
-from helpers.generation import generate
-from helpers.models import embedded_gguf_path, load_model
+from helpers.core.generation import generate
+from helpers.core.models import embedded_gguf_path, load_model
 
 pytestmark = pytest.mark.slow
 
@@ -12,5 +12,7 @@ def test_embedded_smollm2_answers_paris_offline(monkeypatch):
     loaded = load_model("smollm2-135m", device="cpu")
     assert loaded.source == "embedded"
     assert loaded.info()["parameters"] > 130_000_000
-    [answer] = generate(loaded, [[{"role": "user", "content": "What is the capital of France?"}]], max_new_tokens=20, progress=False)
+    [answer] = generate(
+        loaded, [[{"role": "user", "content": "What is the capital of France?"}]], max_new_tokens=20, progress=False
+    )
     assert "Paris" in answer

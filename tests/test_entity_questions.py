@@ -3,12 +3,14 @@ import zipfile
 
 import pytest
 
-from helpers import entity_questions as eq
-from helpers.data_sources import DatasetNotAvailableError
-from helpers.paths import data_dir
+from helpers.core.paths import data_dir
+from helpers.data import entity_questions as eq
+from helpers.data.sources import DatasetNotAvailableError
 
-needs_data = pytest.mark.skipif(data_dir() is None or not (data_dir() / "entity_questions" / "dev").is_dir(),
-                                reason="no local entity_questions copy")
+needs_data = pytest.mark.skipif(
+    data_dir() is None or not (data_dir() / "entity_questions" / "dev").is_dir(),
+    reason="no local entity_questions copy",
+)
 
 
 def write_split(root, split, files):
@@ -38,10 +40,14 @@ def test_local_copy_loads_and_filters_relations():
 
 
 def test_reads_a_folder_in_the_upstream_layout(tmp_path):
-    root = write_split(tmp_path / "eq", "test", {
-        "P36": [{"question": "What is the capital of Kent?", "answers": ["Maidstone"]}],
-        "P50": [{"question": "Who is the author of Emma?", "answers": ["Jane Austen", "Austen"]}],
-    })
+    root = write_split(
+        tmp_path / "eq",
+        "test",
+        {
+            "P36": [{"question": "What is the capital of Kent?", "answers": ["Maidstone"]}],
+            "P50": [{"question": "Who is the author of Emma?", "answers": ["Jane Austen", "Austen"]}],
+        },
+    )
     loaded = eq.load_entity_questions("test", folder=root)
     assert loaded["questions"] == [
         {"question": "What is the capital of Kent?", "answers": ["Maidstone"], "relation": "P36"},
@@ -57,12 +63,15 @@ def test_reads_a_folder_in_the_upstream_layout(tmp_path):
         eq.load_entity_questions("validation", folder=root)
 
 
-@pytest.mark.parametrize("rows, field", [
-    ([{"question": "ok?", "answers": ["a"]}, {"question": "no answers?", "answers": []}], "answers"),
-    ([{"question": "ok?", "answers": ["a"]}, {"answers": ["b"]}], "question"),
-    ([{"question": "ok?", "answers": ["a"]}, {"question": "bad?", "answers": "b"}], "answers"),
-    ([{"question": "ok?", "answers": ["a"]}, {"question": "bad?", "answers": [3]}], "answers"),
-])
+@pytest.mark.parametrize(
+    "rows, field",
+    [
+        ([{"question": "ok?", "answers": ["a"]}, {"question": "no answers?", "answers": []}], "answers"),
+        ([{"question": "ok?", "answers": ["a"]}, {"answers": ["b"]}], "question"),
+        ([{"question": "ok?", "answers": ["a"]}, {"question": "bad?", "answers": "b"}], "answers"),
+        ([{"question": "ok?", "answers": ["a"]}, {"question": "bad?", "answers": [3]}], "answers"),
+    ],
+)
 def test_malformed_row_names_file_row_and_field(tmp_path, rows, field):
     root = write_split(tmp_path / "eq", "dev", {"P17": rows})
     with pytest.raises(ValueError, match=rf"P17\.dev\.json, row 1: field '{field}'"):
@@ -96,7 +105,9 @@ def test_online_without_local_copy_downloads_the_zip_once_into_the_cache(tmp_pat
     archive = tmp_path / "upstream.zip"
     with zipfile.ZipFile(archive, "w") as handle:  # the upstream zip wraps the splits in one top folder
         for split in eq.SPLITS:
-            handle.writestr(f"dataset/{split}/P36.{split}.json", json.dumps([{"question": f"{split} q?", "answers": ["x"]}]))
+            handle.writestr(
+                f"dataset/{split}/P36.{split}.json", json.dumps([{"question": f"{split} q?", "answers": ["x"]}])
+            )
     calls = []
 
     def fake_download(url, destination):

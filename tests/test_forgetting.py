@@ -1,16 +1,21 @@
 import numpy as np
 import pytest
 
-from helpers.data_sources import load_mmlu_redux
-from helpers.forgetting import choose_options, knowledge_scores, mmlu_sample
+from helpers.data.sources import load_mmlu_redux
+from helpers.experiments.forgetting import choose_options, knowledge_scores, mmlu_sample
 
 HEADER = "question;choices;answer;error_type;source;correct_answer;potential_reason\n"
 
 
 def test_reads_both_upstream_separators_and_windows_1252(tmp_path):
-    (tmp_path / "mmlu_anatomy.csv").write_text(HEADER + "Which bone?;['a', 'b', 'c', 'd'];2;OK;;;\nBad one?;['a', 'b', 'c', 'd'];0;Wrong Groundtruth;;;\n")
+    (tmp_path / "mmlu_anatomy.csv").write_text(
+        HEADER + "Which bone?;['a', 'b', 'c', 'd'];2;OK;;;\nBad one?;['a', 'b', 'c', 'd'];0;Wrong Groundtruth;;;\n"
+    )
     (tmp_path / "mmlu_ethics.csv").write_bytes(
-        ('question,choices,answer,error_type,source,correct_answer,potential_reason\r\n"Is it \u201cfair\u201d?","[\'yes\', \'no\', \'maybe\', \'never\']",1,ok,,,\r\n').encode("cp1252"))
+        (
+            "question,choices,answer,error_type,source,correct_answer,potential_reason\r\n\"Is it \u201cfair\u201d?\",\"['yes', 'no', 'maybe', 'never']\",1,ok,,,\r\n"
+        ).encode("cp1252")
+    )
     data = load_mmlu_redux(tmp_path)
     assert [(q["subject"], q["answer"]) for q in data["questions"]] == [("anatomy", 2), ("ethics", 1)]
     assert "fair" in data["questions"][1]["question"]
@@ -18,7 +23,9 @@ def test_reads_both_upstream_separators_and_windows_1252(tmp_path):
 
 
 def test_bad_answer_names_file_line_and_field(tmp_path):
-    (tmp_path / "mmlu_anatomy.csv").write_text(HEADER + "Q1;['a', 'b', 'c', 'd'];1;ok;;;\nQ2;['a', 'b', 'c', 'd'];7;ok;;;\n")
+    (tmp_path / "mmlu_anatomy.csv").write_text(
+        HEADER + "Q1;['a', 'b', 'c', 'd'];1;ok;;;\nQ2;['a', 'b', 'c', 'd'];7;ok;;;\n"
+    )
     with pytest.raises(ValueError, match=r"mmlu_anatomy.csv, line 3: field 'answer'"):
         load_mmlu_redux(tmp_path)
 

@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from helpers import hallucination
-from helpers.hallucination import SetScores, evaluate_sets, unknown_share_mixes
-from helpers.knowledge_base import build_knowledge_base, question_sets
-from helpers.retrieval import BM25Retriever
-from helpers.training import AdapterSnapshots, TrainConfig, finetune
+from helpers.core.retrieval import BM25Retriever
+from helpers.core.training import AdapterSnapshots, TrainConfig, finetune
+from helpers.data.knowledge_base import build_knowledge_base, question_sets
+from helpers.experiments import nb03_hallucination as hallucination
+from helpers.experiments.nb03_hallucination import SetScores, evaluate_sets, unknown_share_mixes
 
 
 def test_sets_are_answered_in_one_pass_and_retrieval_puts_documents_in_the_prompt(tiny, monkeypatch):
@@ -22,7 +22,10 @@ def test_sets_are_answered_in_one_pass_and_retrieval_puts_documents_in_the_promp
     plain = evaluate_sets(tiny, sets, "base")
     assert set(plain) == set(hallucination.EVAL_SETS)
     assert plain["unanswerable"].outcomes["accuracy"].mean() == 1.0  # abstaining is right when nothing answers it
-    assert plain["unseen"].outcomes["abstention_rate"].mean() == 1.0 and plain["unseen"].outcomes["hallucination_rate"].sum() == 0
+    assert (
+        plain["unseen"].outcomes["abstention_rate"].mean() == 1.0
+        and plain["unseen"].outcomes["hallucination_rate"].sum() == 0
+    )
     seen_prompts.clear()
     evaluate_sets(tiny, sets, "rag", BM25Retriever(kb.documents), k=2)
     assert all("Context:" in p[0]["content"] for p in seen_prompts)
@@ -43,12 +46,19 @@ def test_mixes_are_nested_and_check_their_supply():
 
 def test_snapshots_restore_the_early_adapter(toy_examples):
     snapshots = AdapterSnapshots([1])
-    tuned, record = finetune("tiny", toy_examples, TrainConfig(method="lora", max_steps=4, batch_size=2, learning_rate=1e-2, save=False),
-                             progress=False, callbacks=[snapshots])
+    tuned, record = finetune(
+        "tiny",
+        toy_examples,
+        TrainConfig(method="lora", max_steps=4, batch_size=2, learning_rate=1e-2, save=False),
+        progress=False,
+        callbacks=[snapshots],
+    )
     params = {n: p for n, p in tuned.model.named_parameters() if p.requires_grad}
     early = snapshots.saved[1]
     assert set(early) == set(params)
-    assert any(not np.allclose(early[n].numpy(), params[n].detach().numpy()) for n in params)  # training moved on after step 1
+    assert any(
+        not np.allclose(early[n].numpy(), params[n].detach().numpy()) for n in params
+    )  # training moved on after step 1
     snapshots.restore(tuned.model, 1)
     assert all(np.array_equal(early[n].numpy(), params[n].detach().numpy()) for n in params)
     with pytest.raises(KeyError, match="no snapshot at step 3"):
@@ -60,7 +70,12 @@ def scores(arm, values_by_set):
     for name, correct in values_by_set.items():
         correct = np.array(correct, float)
         hallucinated = 1 - correct
-        out[name] = SetScores(arm, name, {"accuracy": correct, "hallucination_rate": hallucinated, "abstention_rate": np.zeros_like(correct)}, [])
+        out[name] = SetScores(
+            arm,
+            name,
+            {"accuracy": correct, "hallucination_rate": hallucinated, "abstention_rate": np.zeros_like(correct)},
+            [],
+        )
     return out
 
 
@@ -69,13 +84,22 @@ def test_verdicts_follow_the_outcomes():
     good, bad = [1] * n, [0] * n
     results = {
         "base": scores("base", {s: bad for s in hallucination.EVAL_SETS}),
-        "base + RAG": scores("base + RAG", {"seen": good, "paraphrase": good, "unseen": good, "unanswerable": bad, "general": bad}),
+        "base + RAG": scores(
+            "base + RAG", {"seen": good, "paraphrase": good, "unseen": good, "unanswerable": bad, "general": bad}
+        ),
         "ft": scores("ft", {"seen": good, "paraphrase": bad, "unseen": bad, "unanswerable": bad, "general": bad}),
-        "ft + RAG": scores("ft + RAG", {"seen": good, "paraphrase": good, "unseen": good, "unanswerable": bad, "general": bad}),
+        "ft + RAG": scores(
+            "ft + RAG", {"seen": good, "paraphrase": good, "unseen": good, "unanswerable": bad, "general": bad}
+        ),
         "fta": scores("fta", {"seen": good, "paraphrase": good, "unseen": good, "unanswerable": good, "general": bad}),
     }
     roles = {"base": "base", "base_rag": "base + RAG", "ft": "ft", "ft_rag": "ft + RAG", "ft_abstain_rag": "fta"}
-    curve = {(0.0, "long"): np.ones(n), (1.0, "long"): np.zeros(n), (1.0, "early"): np.ones(n), (0.0, "early"): np.ones(n)}
+    curve = {
+        (0.0, "long"): np.ones(n),
+        (1.0, "long"): np.zeros(n),
+        (1.0, "early"): np.ones(n),
+        (0.0, "early"): np.ones(n),
+    }
     verdicts = hallucination.hallucination_verdicts(results, roles, "cpu", curve)
     assert [v.status for v in verdicts] == ["supported"] * 8
     flipped = hallucination.hallucination_verdicts({**results, "ft": results["base"]}, roles, "cpu")

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from helpers.intake_task import (
+from helpers.core.tasks import fingerprint
+from helpers.data.intake_task import (
     ALL_NOISE_KINDS,
     FIELDS,
     INTAKE_SYSTEM_PROMPT,
@@ -13,7 +14,6 @@ from helpers.intake_task import (
     filter_noisy_examples,
     intake_task,
 )
-from helpers.tasks import fingerprint
 
 
 def note(ex):
@@ -115,13 +115,16 @@ def test_filter_keeps_every_clean_example():
     assert len(kept) == 200 and report == {"kept": 200, "removed": 0, "removed_by_reason": {}}
 
 
-@pytest.mark.parametrize("kind,minimum", [
-    ("truncated_json", 0.8),
-    ("missing_field", 0.8),
-    ("renamed_key", 0.8),
-    ("inconsistent_format", 0.8),
-    ("wrong_value", 0.5),
-])
+@pytest.mark.parametrize(
+    "kind,minimum",
+    [
+        ("truncated_json", 0.8),
+        ("missing_field", 0.8),
+        ("renamed_key", 0.8),
+        ("inconsistent_format", 0.8),
+        ("wrong_value", 0.5),
+    ],
+)
 def test_filter_removes_most_corruptions(kind, minimum):
     task = intake_task(200, 0, noise_rate=1.0, noise_kinds=(kind,))
     kept, report = filter_noisy_examples(task.train)
@@ -144,9 +147,11 @@ def test_notes_are_short():
 
 
 def test_audit_finds_the_injected_json_noise():
-    from helpers.data_audit import audit_examples
+    from helpers.data.audit import audit_examples
 
     clean = audit_examples(intake_task(n_train=60, n_eval=1).train)
     assert clean["invalid_json"] == 0 and clean["answers_with_other_keys"] == 0 and clean["duplicate_examples"] == 0
-    noisy = audit_examples(intake_task(n_train=60, n_eval=1, noise_rate=0.5, noise_kinds=("truncated_json", "renamed_key")).train)
+    noisy = audit_examples(
+        intake_task(n_train=60, n_eval=1, noise_rate=0.5, noise_kinds=("truncated_json", "renamed_key")).train
+    )
     assert noisy["invalid_json"] + noisy["answers_with_other_keys"] == 30

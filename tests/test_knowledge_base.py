@@ -2,8 +2,8 @@ import re
 
 import pytest
 
-from helpers import knowledge_base as kbm
-from helpers.scoring import answer_matches, answer_outcomes, is_abstention
+from helpers.core.scoring import answer_matches, answer_outcomes, is_abstention
+from helpers.data import knowledge_base as kbm
 
 
 @pytest.fixture(scope="module")
@@ -171,13 +171,17 @@ def test_abstention_training_never_uses_evaluation_entities(kb, sets):
         abstain = kbm.abstention_examples(kb, 60, seed=seed)
         assert len(abstain) == 60
         assert all(ex.meta["set"] == "abstain" and ex.reference == kbm.ABSTAIN_TARGET for ex in abstain)
-        assert {ex.meta["entity"].split()[0] for ex in abstain}.isdisjoint({ex.meta["entity"].split()[0] for ex in sets["unanswerable"]})
+        assert {ex.meta["entity"].split()[0] for ex in abstain}.isdisjoint(
+            {ex.meta["entity"].split()[0] for ex in sets["unanswerable"]}
+        )
         assert {ex.meta["entity"] for ex in abstain}.isdisjoint({e.name for e in kb.entities})
 
 
 def test_question_sets_are_seeded(kb, sets):
     again = kbm.question_sets(kb, n_train_facts=120, n_per_set=40, seed=0)
-    assert {k: [ex.to_json() for ex in v] for k, v in again.items()} == {k: [ex.to_json() for ex in v] for k, v in sets.items()}
+    assert {k: [ex.to_json() for ex in v] for k, v in again.items()} == {
+        k: [ex.to_json() for ex in v] for k, v in sets.items()
+    }
     other = kbm.question_sets(kb, n_train_facts=120, n_per_set=40, seed=1)
     assert [ex.to_json() for ex in other["train"]] != [ex.to_json() for ex in sets["train"]]
 

@@ -1,10 +1,11 @@
 import numpy as np
 import pytest
 
-from helpers import cost_model, model_size
-from helpers.arms import ArmResult
-from helpers.inference_cost import RANDOM, REAL, InferenceSpec, cost_per_1k_requests, measure, random_weight_model
-from helpers.model_size import Candidate
+from helpers.core import cost_model
+from helpers.core.inference_cost import RANDOM, REAL, InferenceSpec, cost_per_1k_requests, measure, random_weight_model
+from helpers.experiments import nb05_model_size as model_size
+from helpers.experiments.arms import ArmResult
+from helpers.experiments.nb05_model_size import Candidate
 
 
 def test_pareto_front_keeps_only_undominated_points():
@@ -14,8 +15,10 @@ def test_pareto_front_keeps_only_undominated_points():
 
 
 def test_cheapest_meeting_needs_the_whole_interval_above_the_bar():
-    arms = [{"arm": "small", "cost_per_1k": 0.1, "score": {"mean": 0.9, "ci_low": 0.79, "ci_high": 0.97}},
-            {"arm": "large", "cost_per_1k": 1.0, "score": {"mean": 0.88, "ci_low": 0.81, "ci_high": 0.93}}]
+    arms = [
+        {"arm": "small", "cost_per_1k": 0.1, "score": {"mean": 0.9, "ci_low": 0.79, "ci_high": 0.97}},
+        {"arm": "large", "cost_per_1k": 1.0, "score": {"mean": 0.88, "ci_low": 0.81, "ci_high": 0.93}},
+    ]
     assert model_size.cheapest_meeting(arms, 0.8)["arm"] == "large"
     assert model_size.cheapest_meeting(arms, 0.75)["arm"] == "small"
     assert model_size.cheapest_meeting(arms, 0.95) is None
@@ -33,8 +36,15 @@ def test_break_even_is_none_when_the_small_model_is_not_cheaper():
     assert model_size.break_even_requests(1.0, 0.2, 0.1) is None
 
 
-@pytest.mark.parametrize("name,expected", [("HuggingFaceTB/SmolLM2-1.7B-Instruct", "SmolLM2-1.7B"), ("Qwen2.5-7B", "Qwen2.5-7B"),
-                                           ("Qwen/Qwen2.5-0.5B-Instruct", "Qwen2.5-0.5B"), ("someone/unknown-3B", None)])
+@pytest.mark.parametrize(
+    "name,expected",
+    [
+        ("HuggingFaceTB/SmolLM2-1.7B-Instruct", "SmolLM2-1.7B"),
+        ("Qwen2.5-7B", "Qwen2.5-7B"),
+        ("Qwen/Qwen2.5-0.5B-Instruct", "Qwen2.5-0.5B"),
+        ("someone/unknown-3B", None),
+    ],
+)
 def test_published_architectures_are_found_by_model_name(name, expected):
     arch = cost_model.architecture_for(name)
     assert (arch.name if arch else None) == expected
@@ -75,19 +85,35 @@ def test_an_unreachable_hub_reads_as_offline(monkeypatch):
 
 
 def arm(model, kind, scores, record=None):
-    return ArmResult(f"{model}: {kind}", kind, 0, 0, {"accuracy": np.array(scores, float)}, [], 0.0, record, {"model": model, "kind": kind})
+    return ArmResult(
+        f"{model}: {kind}",
+        kind,
+        0,
+        0,
+        {"accuracy": np.array(scores, float)},
+        [],
+        0.0,
+        record,
+        {"model": model, "kind": kind},
+    )
 
 
 def test_quality_verdicts_compare_with_the_largest_scored_model_or_say_not_run():
     small = Candidate("small", True, cost_model.KNOWN_ARCHITECTURES["SmolLM2-135M"])
     large = Candidate("large", True, cost_model.KNOWN_ARCHITECTURES["SmolLM2-1.7B"])
-    results = [arm("small", "zero-shot", [0] * 30), arm("small", "few-shot", [0, 1] * 15), arm("small", "fine-tuned", [1] * 30),
-               arm("large", "zero-shot", [1] * 30)]
+    results = [
+        arm("small", "zero-shot", [0] * 30),
+        arm("small", "few-shot", [0, 1] * 15),
+        arm("small", "fine-tuned", [1] * 30),
+        arm("large", "zero-shot", [1] * 30),
+    ]
     beats, within = model_size.quality_verdicts("task", results, [small, large], "accuracy", 0.05, "cpu")
     assert beats.status == "supported" and "few-shot" in beats.claim  # compared with the better prompt
     assert within.status == "supported" and within.effect == 0.0
     worse = results[:2] + [arm("small", "fine-tuned", [0] * 30), results[3]]
-    assert model_size.quality_verdicts("task", worse, [small, large], "accuracy", 0.05, "cpu")[1].status == "not supported"
+    assert (
+        model_size.quality_verdicts("task", worse, [small, large], "accuracy", 0.05, "cpu")[1].status == "not supported"
+    )
     large.scored, large.reason = False, "offline"
     _, not_run = model_size.quality_verdicts("task", results, [small, large], "accuracy", 0.05, "cpu")
     assert not_run.status == "not run" and not_run.effect is None and "offline" in not_run.text
@@ -96,18 +122,30 @@ def test_quality_verdicts_compare_with_the_largest_scored_model_or_say_not_run()
 def test_cost_verdict_uses_measured_throughput_and_names_random_weights():
     small = Candidate("small", True, cost_model.KNOWN_ARCHITECTURES["SmolLM2-135M"])
     large = Candidate("large", False, cost_model.KNOWN_ARCHITECTURES["SmolLM2-1.7B"], "offline", scored=False)
-    probes = {"small": {"requests_per_second": 6.0, "weights": REAL}, "large": {"requests_per_second": 1.0, "weights": RANDOM}}
+    probes = {
+        "small": {"requests_per_second": 6.0, "weights": REAL},
+        "large": {"requests_per_second": 1.0, "weights": RANDOM},
+    }
     result = model_size.cost_verdict([small, large], probes, 5.0, "cpu")
     assert result.status == "supported" and result.ci_low == pytest.approx(6.0) and "random weights" in result.text
-    assert model_size.cost_verdict([small, large], {**probes, "large": {"requests_per_second": 2.0, "weights": REAL}}, 5.0, "cpu").status == "not supported"
+    assert (
+        model_size.cost_verdict(
+            [small, large], {**probes, "large": {"requests_per_second": 2.0, "weights": REAL}}, 5.0, "cpu"
+        ).status
+        == "not supported"
+    )
     assert model_size.cost_verdict([small], {"small": probes["small"]}, 5.0, "cpu").status == "not run"
 
 
 def test_inference_measurement_times_exactly_the_requested_tokens(tiny):
     prompts = [[{"role": "user", "content": f"message {i}"}] for i in range(3)]
-    result = measure(InferenceSpec("tiny", REAL, prompts, new_tokens=3, n_latency=2, batch_size=3, tokenizer_model="tiny"))
+    result = measure(
+        InferenceSpec("tiny", REAL, prompts, new_tokens=3, n_latency=2, batch_size=3, tokenizer_model="tiny")
+    )
     assert len(result["latency_seconds"]) == 2 and result["latency_p95_s"] >= result["latency_p50_s"] > 0
-    assert result["requests_per_second"] > 0 and result["generated_tokens_per_second"] == pytest.approx(3 * result["requests_per_second"])
+    assert result["requests_per_second"] > 0 and result["generated_tokens_per_second"] == pytest.approx(
+        3 * result["requests_per_second"]
+    )
     assert result["mean_prompt_tokens"] > 3 and result["parameters"] == sum(p.numel() for p in tiny.model.parameters())
 
 

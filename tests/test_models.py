@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from helpers import models
-from helpers.models import ModelNotAvailableError, load_model
+from helpers.core import models
+from helpers.core.models import ModelNotAvailableError, load_model
 
 
 def test_tiny_model_dimensions_are_multiples_of_64(tiny):
@@ -20,7 +20,7 @@ def test_tiny_model_is_the_same_everywhere(tiny):
 
 
 def test_tiny_tokenizer_round_trips_any_text(tiny):
-    text = "Ünïcödé and JSON {\"a\": 1} 🚀"
+    text = 'Ünïcödé and JSON {"a": 1} 🚀'
     ids = tiny.tokenizer(text, add_special_tokens=False)["input_ids"]
     assert tiny.tokenizer.decode(ids) == text
 
@@ -57,8 +57,10 @@ def test_unreachable_hub_is_named_as_such(monkeypatch):
     with pytest.raises(ModelNotAvailableError) as err:
         load_model("nobody-here/no-such-model-xyz")
     first_line = str(err.value).splitlines()[0]
-    assert first_line == ("Model 'nobody-here/no-such-model-xyz' is not available here "
-                          "(the Hugging Face hub cannot be reached and it is not in the local cache).")
+    assert first_line == (
+        "Model 'nobody-here/no-such-model-xyz' is not available here "
+        "(the Hugging Face hub cannot be reached and it is not in the local cache)."
+    )
 
 
 def test_missing_local_paths_fail_clearly(tmp_path):
@@ -83,7 +85,7 @@ def test_folder_hash_changes_with_content(tmp_path):
 
 @pytest.mark.slow
 def test_random_weights_with_published_shapes(tmp_path, monkeypatch):
-    from helpers.cost_model import KNOWN_ARCHITECTURES
+    from helpers.core.cost_model import KNOWN_ARCHITECTURES
 
     monkeypatch.setenv("FT_COURSE_CACHE", str(tmp_path))
     loaded = load_model("random:SmolLM2-135M", quantization="nf4")

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from helpers.paths import NOTEBOOKS_DIR
+from helpers.core.paths import NOTEBOOKS_DIR
 
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 

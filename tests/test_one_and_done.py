@@ -1,9 +1,9 @@
 import numpy as np
 import torch
 
-from helpers import one_and_done
-from helpers.one_and_done import WORLD_KINDS, WORLD_STRATEGIES, PeriodScores, Strategy
-from helpers.training import TrainConfig, finetune
+from helpers.core.training import TrainConfig, finetune
+from helpers.experiments import nb04_one_and_done as one_and_done
+from helpers.experiments.nb04_one_and_done import WORLD_KINDS, WORLD_STRATEGIES, PeriodScores, Strategy
 
 
 def world_scores(once_last, replay_last, new_only_unchanged, n=80):
@@ -20,13 +20,25 @@ def world_scores(once_last, replay_last, new_only_unchanged, n=80):
 
 def test_verdicts_follow_the_scores():
     decayed = world_scores(once_last=0.0, replay_last=1.0, new_only_unchanged=0.0)
-    verdicts = one_and_done.maintenance_verdicts(decayed, 2, WORLD_KINDS, "cpu", WORLD_STRATEGIES, drift_first=2, drop_period=2, monitor_first=1)
+    verdicts = one_and_done.maintenance_verdicts(
+        decayed, 2, WORLD_KINDS, "cpu", WORLD_STRATEGIES, drift_first=2, drop_period=2, monitor_first=1
+    )
     assert [v.status for v in verdicts] == ["supported"] * 5
     assert "independent samples" in verdicts[0].text
     stable = world_scores(once_last=1.0, replay_last=1.0, new_only_unchanged=1.0)
-    verdicts = one_and_done.maintenance_verdicts(stable, 2, WORLD_KINDS, "cpu", WORLD_STRATEGIES, drift_first=None, drop_period=None)
-    assert [v.status for v in verdicts] == ["not supported", "not supported", "not supported", "inconclusive", "inconclusive"]
-    late = one_and_done.maintenance_verdicts(decayed, 2, WORLD_KINDS, "cpu", WORLD_STRATEGIES, drift_first=None, drop_period=1, monitor_first=2)
+    verdicts = one_and_done.maintenance_verdicts(
+        stable, 2, WORLD_KINDS, "cpu", WORLD_STRATEGIES, drift_first=None, drop_period=None
+    )
+    assert [v.status for v in verdicts] == [
+        "not supported",
+        "not supported",
+        "not supported",
+        "inconclusive",
+        "inconclusive",
+    ]
+    late = one_and_done.maintenance_verdicts(
+        decayed, 2, WORLD_KINDS, "cpu", WORLD_STRATEGIES, drift_first=None, drop_period=1, monitor_first=2
+    )
     assert late[3].status == "not supported" and late[4].status == "not supported" and "never" in late[3].text
 
 

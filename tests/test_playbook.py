@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from helpers import playbook
+from helpers.course import playbook
 
 
 def test_committed_playbook_pages_match_the_result_files():
@@ -49,7 +49,9 @@ def uncited_numbers(text: str) -> list[str]:
 @pytest.mark.parametrize("template", sorted(p.name for p in playbook.TEMPLATES_DIR.glob("*.md")))
 def test_every_number_a_page_prints_comes_from_a_result_file(template):
     text, _ = playbook.render(template, trace=True)
-    assert uncited_numbers(text) == [], f"{template} prints numbers typed by hand; cite them with value()/filters or mark them literal()"
+    assert uncited_numbers(text) == [], (
+        f"{template} prints numbers typed by hand; cite them with value()/filters or mark them literal()"
+    )
 
 
 def test_the_number_check_catches_a_typed_number():
@@ -59,7 +61,7 @@ def test_the_number_check_catches_a_typed_number():
 
 
 def test_a_result_run_with_other_parameters_than_the_defaults_is_stale(tmp_path, monkeypatch):
-    from helpers.profiles import NOTEBOOK_DEFAULTS
+    from helpers.course.profiles import NOTEBOOK_DEFAULTS
 
     templates, results = tmp_path / "templates", tmp_path / "results"
     templates.mkdir()
@@ -68,7 +70,12 @@ def test_a_result_run_with_other_parameters_than_the_defaults_is_stale(tmp_path,
     monkeypatch.setattr(playbook, "TEMPLATES_DIR", templates)
     monkeypatch.setattr(playbook, "RESULTS_DIR", results)
     monkeypatch.setattr(playbook, "REPO_ROOT", tmp_path)
-    record = {"experiment": "00_quickstart", "profile": "cpu", "parameters": dict(NOTEBOOK_DEFAULTS["quickstart"]["cpu"]), "metrics": {"acc": 1}}
+    record = {
+        "experiment": "00_quickstart",
+        "profile": "cpu",
+        "parameters": dict(NOTEBOOK_DEFAULTS["quickstart"]["cpu"]),
+        "metrics": {"acc": 1},
+    }
     (results / "cpu" / "00_quickstart.json").write_text(json.dumps(record))
     assert playbook.render("page.md")[0].endswith("1")
     record["parameters"]["n_train"] += 1

@@ -1,7 +1,7 @@
 import pytest
 
-from helpers.knowledge_base import build_knowledge_base, question_sets
-from helpers.retrieval import BM25Retriever, question_of, recall_at_k, tokenize
+from helpers.core.retrieval import BM25Retriever, question_of, recall_at_k, tokenize
+from helpers.data.knowledge_base import build_knowledge_base, question_sets
 
 
 @pytest.fixture(scope="module")
@@ -45,12 +45,16 @@ def test_recall_grows_with_k_and_skips_questions_without_gold_docs(retriever, se
 
 
 def test_recall_counts_gold_documents_within_k():
-    from helpers.tasks import Example
+    from helpers.core.tasks import Example
 
-    retriever = BM25Retriever({"a": "apple banana", "b": "apple cherry", "c": "durian fig", "d": "grape kiwi", "e": "lemon mango"})
+    retriever = BM25Retriever(
+        {"a": "apple banana", "b": "apple cherry", "c": "durian fig", "d": "grape kiwi", "e": "lemon mango"}
+    )
 
     def ask(question, doc_id):
-        return Example([{"role": "user", "content": question}, {"role": "assistant", "content": "-"}], {"doc_id": doc_id})
+        return Example(
+            [{"role": "user", "content": question}, {"role": "assistant", "content": "-"}], {"doc_id": doc_id}
+        )
 
     # "apple" ties a and b: a wins the tie, so b is found at k=2 but not at k=1.
     examples = [ask("apple", "b"), ask("cherry", "b"), ask("durian", "c"), ask("kiwi", "c")]

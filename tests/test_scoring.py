@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from helpers import scoring
+from helpers.core import scoring
 
 
 def test_extract_label_tolerates_format():
@@ -22,7 +22,11 @@ def test_label_scores_and_macro_f1():
 def test_json_field_scores():
     ref = '{"name": "Ann Lee", "phone": "555-0100", "matter": "lease"}'
     out = scoring.json_field_scores(
-        ['```json\n{"name": "ann lee", "phone": "555-0100", "matter": "lease"}\n```', '{"name": "Ann Lee", "phone": "1"}', '{"name": "Ann'],
+        [
+            '```json\n{"name": "ann lee", "phone": "555-0100", "matter": "lease"}\n```',
+            '{"name": "Ann Lee", "phone": "1"}',
+            '{"name": "Ann',
+        ],
         [ref, ref, ref],
     )
     assert out["json_valid"].tolist() == [1, 1, 0]
@@ -59,6 +63,8 @@ def test_an_empty_answer_is_no_claim_and_short_fragments_do_not_match():
     out = scoring.answer_outcomes(["", "  ", "Labs"], [["Paris"], None, ["Zorvant Labs"]])
     assert out["abstention_rate"].tolist() == [1, 1, 0]
     assert out["accuracy"].tolist() == [0, 1, 0] and out["hallucination_rate"].tolist() == [0, 0, 1]
-    assert scoring.answer_matches("Zorvant Labs", ["Zorvant Labs Inc"]) and not scoring.answer_matches("Inc", ["Zorvant Labs Inc"])
+    assert scoring.answer_matches("Zorvant Labs", ["Zorvant Labs Inc"]) and not scoring.answer_matches(
+        "Inc", ["Zorvant Labs Inc"]
+    )
     with pytest.raises(ValueError, match="2 predictions for 1 questions"):
         scoring.answer_outcomes(["a", "b"], [["a"]])

@@ -1,7 +1,7 @@
 import re
 import tomllib
 
-from helpers.paths import REPO_ROOT
+from helpers.core.paths import REPO_ROOT
 
 
 def pins_from_pyproject():
@@ -16,7 +16,9 @@ def test_every_requirement_is_pinned():
 
 
 def test_environment_yml_uses_the_same_pins():
-    env_pins = dict(re.findall(r"^\s*- ([A-Za-z0-9_.-]+)==([^\s]+)\s*$", (REPO_ROOT / "environment.yml").read_text(), re.M))
+    env_pins = dict(
+        re.findall(r"^\s*- ([A-Za-z0-9_.-]+)==([^\s]+)\s*$", (REPO_ROOT / "environment.yml").read_text(), re.M)
+    )
     assert env_pins == pins_from_pyproject()
     assert pins_from_pyproject()["torch"] == "2.13.0"
 

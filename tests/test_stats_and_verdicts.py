@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from helpers import stats, verdict
+from helpers.core import stats
+from helpers.experiments import verdict
 
 
 def test_bootstrap_interval_covers_mean_and_shrinks_with_n():
@@ -32,9 +33,13 @@ def test_seed_summary_t_interval():
     assert summary["ci_low"] == pytest.approx(0.6 - 4.303 * 0.1 / np.sqrt(3), abs=1e-3)
 
 
-@pytest.mark.parametrize("low,high,expected", [(0.05, 0.2, "supported"), (-0.2, -0.01, "not supported"), (-0.05, 0.1, "inconclusive")])
+@pytest.mark.parametrize(
+    "low,high,expected", [(0.05, 0.2, "supported"), (-0.2, -0.01, "not supported"), (-0.05, 0.1, "inconclusive")]
+)
 def test_verdict_follows_the_interval(low, high, expected):
-    v = verdict.judge_difference("A beats B", {"mean_diff": (low + high) / 2, "ci_low": low, "ci_high": high, "p_value": 0.01, "n": 100}, "cpu")
+    v = verdict.judge_difference(
+        "A beats B", {"mean_diff": (low + high) / 2, "ci_low": low, "ci_high": high, "p_value": 0.01, "n": 100}, "cpu"
+    )
     assert v.status == expected and expected.upper() in v.text and not v.text.startswith("[SMOKE")
 
 
@@ -56,15 +61,30 @@ def test_smoke_verdicts_are_labelled():
     assert t.status == "inconclusive"
 
 
-@pytest.mark.parametrize("low,high,expected", [(-0.03, 0.02, "supported"), (-0.2, -0.08, "not supported"), (-0.08, 0.01, "inconclusive"),
-                                               (-0.04, -0.01, "supported")])
+@pytest.mark.parametrize(
+    "low,high,expected",
+    [
+        (-0.03, 0.02, "supported"),
+        (-0.2, -0.08, "not supported"),
+        (-0.08, 0.01, "inconclusive"),
+        (-0.04, -0.01, "supported"),
+    ],
+)
 def test_non_inferiority_uses_the_margin_not_zero(low, high, expected):
-    v = verdict.judge_non_inferiority("LoRA within 5 points of full", {"mean_diff": (low + high) / 2, "ci_low": low, "ci_high": high, "n": 100}, 0.05, "cpu")
+    v = verdict.judge_non_inferiority(
+        "LoRA within 5 points of full",
+        {"mean_diff": (low + high) / 2, "ci_low": low, "ci_high": high, "n": 100},
+        0.05,
+        "cpu",
+    )
     assert v.status == expected and "margin -5.0 points" in v.text
 
 
 def test_measured_quantities_are_judged_against_the_threshold():
-    assert verdict.judge_measured("under 1%", [0.035], 0.01, "cpu", above=False, unit="%", scale=100).status == "not supported"
+    assert (
+        verdict.judge_measured("under 1%", [0.035], 0.01, "cpu", above=False, unit="%", scale=100).status
+        == "not supported"
+    )
     assert verdict.judge_measured("under 1%", [0.004, 0.005], 0.01, "cpu", above=False).status == "supported"
     mixed = verdict.judge_measured("at least 2x", [1.8, 2.4], 2.0, "cpu", unit="x")
     assert mixed.status == "inconclusive" and "range over 2 runs" in mixed.text

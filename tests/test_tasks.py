@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from helpers.tasks import DataFormatError, Example, Task, load_jsonl_examples, save_jsonl_examples, with_few_shot
+from helpers.core.tasks import DataFormatError, Example, Task, load_jsonl_examples, save_jsonl_examples, with_few_shot
 
 
 def write_lines(path, lines):
@@ -11,11 +11,14 @@ def write_lines(path, lines):
 
 
 def test_loads_messages_and_prompt_completion_rows(tmp_path):
-    path = write_lines(tmp_path / "ok.jsonl", [
-        json.dumps({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}),
-        "",
-        json.dumps({"prompt": "2+2?", "completion": "4", "system": "Be brief."}),
-    ])
+    path = write_lines(
+        tmp_path / "ok.jsonl",
+        [
+            json.dumps({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}),
+            "",
+            json.dumps({"prompt": "2+2?", "completion": "4", "system": "Be brief."}),
+        ],
+    )
     examples = load_jsonl_examples(path)
     assert [ex.reference for ex in examples] == ["hello", "4"]
     assert examples[1].prompt == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "2+2?"}]
@@ -29,10 +32,13 @@ def test_malformed_line_names_file_and_line(tmp_path):
 
 
 def test_missing_field_names_file_line_and_field(tmp_path):
-    path = write_lines(tmp_path / "missing.jsonl", [
-        json.dumps({"prompt": "a"}),
-        json.dumps({"messages": [{"role": "user", "content": "q"}, {"role": "assistant"}]}),
-    ])
+    path = write_lines(
+        tmp_path / "missing.jsonl",
+        [
+            json.dumps({"prompt": "a"}),
+            json.dumps({"messages": [{"role": "user", "content": "q"}, {"role": "assistant"}]}),
+        ],
+    )
     with pytest.raises(DataFormatError) as err:
         load_jsonl_examples(path)
     message = str(err.value)
@@ -60,8 +66,12 @@ def test_save_and_load_round_trip(tmp_path, toy_examples):
 
 
 def test_few_shot_puts_demonstrations_after_the_system_message():
-    target = Example([{"role": "system", "content": "S"}, {"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}])
-    shot = Example([{"role": "system", "content": "S"}, {"role": "user", "content": "dq"}, {"role": "assistant", "content": "da"}])
+    target = Example(
+        [{"role": "system", "content": "S"}, {"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
+    )
+    shot = Example(
+        [{"role": "system", "content": "S"}, {"role": "user", "content": "dq"}, {"role": "assistant", "content": "da"}]
+    )
     assert [m["content"] for m in with_few_shot(target, [shot])] == ["S", "dq", "da", "q"]
 
 

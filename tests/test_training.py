@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from helpers.generation import generate
-from helpers.models import load_model
-from helpers.training import TrainConfig, TrainingOutOfMemoryError, finetune, tokenize_chat
+from helpers.core.generation import generate
+from helpers.core.models import load_model
+from helpers.core.training import TrainConfig, TrainingOutOfMemoryError, finetune, tokenize_chat
 
 FAST = dict(epochs=12, batch_size=4, learning_rate=3e-3, logging_steps=1, warmup_ratio=0.0, save=False)
 
@@ -49,9 +49,13 @@ def test_same_seed_same_result_and_saved_size(tmp_path, toy_examples):
     second, rec2 = finetune("tiny", toy_examples, config, output_dir=tmp_path / "b", progress=False)
     assert rec1.loss_history == rec2.loss_history
     prompts = [ex.prompt for ex in toy_examples]
-    assert generate(first, prompts, max_new_tokens=4, progress=False) == generate(second, prompts, max_new_tokens=4, progress=False)
+    assert generate(first, prompts, max_new_tokens=4, progress=False) == generate(
+        second, prompts, max_new_tokens=4, progress=False
+    )
     assert rec1.saved_bytes > 0 and (tmp_path / "a" / "adapter" / "adapter_config.json").is_file()
-    other, rec3 = finetune("tiny", toy_examples, TrainConfig(method="lora", **{**FAST, "epochs": 3, "seed": 1}), progress=False)
+    other, rec3 = finetune(
+        "tiny", toy_examples, TrainConfig(method="lora", **{**FAST, "epochs": 3, "seed": 1}), progress=False
+    )
     assert rec3.loss_history != rec1.loss_history
 
 
@@ -79,7 +83,7 @@ def test_out_of_memory_becomes_advice(monkeypatch, toy_examples):
 def test_merging_lora_keeps_the_answers(toy_examples):
     from peft import PeftModel
 
-    from helpers.training import merged_for_inference
+    from helpers.core.training import merged_for_inference
 
     tuned, _ = finetune("tiny", toy_examples, TrainConfig(method="lora", **FAST), progress=False)
     prompts = [ex.prompt for ex in toy_examples]
@@ -92,7 +96,7 @@ def test_merging_lora_keeps_the_answers(toy_examples):
 
 
 def test_answer_logits_mark_the_positions_that_predict_answer_tokens(tiny, toy_examples):
-    from helpers.training import CompletionCollator, build_dataset
+    from helpers.core.training import CompletionCollator, build_dataset
 
     dataset, _ = build_dataset(tiny.tokenizer, toy_examples, 512)
     rows = [dataset[i] for i in range(len(dataset))]
@@ -102,7 +106,9 @@ def test_answer_logits_mark_the_positions_that_predict_answer_tokens(tiny, toy_e
     keep, labels = batch["logits_to_keep"], batch["labels"]
     for r in range(labels.shape[0]):
         answer_positions = (labels[r] != -100).nonzero().flatten().tolist()
-        assert keep[r].nonzero().flatten().tolist() == [p - 1 for p in answer_positions]  # position p-1 predicts token p
+        assert keep[r].nonzero().flatten().tolist() == [
+            p - 1 for p in answer_positions
+        ]  # position p-1 predicts token p
     assert batch["shift_labels"].tolist() == labels[labels != -100].tolist()
     with torch.no_grad():
         every_position = tiny.model(**plain).loss
@@ -111,11 +117,13 @@ def test_answer_logits_mark_the_positions_that_predict_answer_tokens(tiny, toy_e
 
 
 def test_answer_logits_train_like_full_logits_and_fall_back_where_unsupported(toy_examples):
-    from helpers.training import supports_answer_logits
+    from helpers.core.training import supports_answer_logits
 
     config = TrainConfig(method="lora", **{**FAST, "epochs": 3, "precision": "fp32"})
     _, sliced = finetune("tiny", toy_examples, config, progress=False)
-    _, full = finetune("tiny", toy_examples, TrainConfig(**{**config.__dict__, "answer_logits_only": False}), progress=False)
+    _, full = finetune(
+        "tiny", toy_examples, TrainConfig(**{**config.__dict__, "answer_logits_only": False}), progress=False
+    )
     assert sliced.answer_logits_only_used and not full.answer_logits_only_used
     assert full.logit_positions == full.padded_tokens_seen > sliced.logit_positions > 0
     assert [h["loss"] for h in sliced.loss_history] == pytest.approx([h["loss"] for h in full.loss_history], rel=1e-4)
@@ -138,4 +146,8 @@ def test_optimizer_is_chosen_by_its_trainer_name(toy_examples):
 
     config = TrainConfig(method="full", max_steps=2, batch_size=2, save=False, optimizer="adamw_bnb_8bit")
     _, record = finetune("tiny", toy_examples, config, progress=False, callbacks=[SeeOptimizer()])
-    assert SeeOptimizer.seen and SeeOptimizer.seen[-1].startswith("bitsandbytes.optim") and record.config["optimizer"] == "adamw_bnb_8bit"
+    assert (
+        SeeOptimizer.seen
+        and SeeOptimizer.seen[-1].startswith("bitsandbytes.optim")
+        and record.config["optimizer"] == "adamw_bnb_8bit"
+    )

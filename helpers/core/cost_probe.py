@@ -1,0 +1,75 @@
+"""Measure what a training configuration costs, alone in a fresh Python process.
+
+Within one long-lived process, memory freed by an earlier fine-tune stays with the allocator and
+inflates the next measurement, so each probe runs `python -m helpers measure-training` in its own
+process: the record's peak memory minus its memory before loading is what this configuration takes.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+from .tasks import Example, load_jsonl_examples, save_jsonl_examples
+from .training import TrainConfig, finetune
+
+
+class CostProbeError(RuntimeError):
+    pass
+
+
+def run_helpers_command(args: list[str], what: str, timeout: int) -> None:
+    """Run `python -m helpers ARGS` in a fresh process; raise CostProbeError with its last error lines."""
+    try:
+        done = subprocess.run([sys.executable, "-m", "helpers", *args], capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as err:
+        raise CostProbeError(f"{what} ran past {timeout} s") from err
+    if done.returncode != 0:
+        tail = "\n".join(done.stderr.strip().splitlines()[-15:])
+        raise CostProbeError(f"{what} failed with exit code {done.returncode}:\n{tail}")
+
+
+def measure_training_cost(
+    model_name: str, examples: list[Example], config: TrainConfig, steps: int, timeout: int = 1800
+) -> dict:
+    """Train `steps` optimizer steps of `config` on `examples` in a fresh process; return its TrainRecord as a dict."""
+    with tempfile.TemporaryDirectory(prefix="ft-cost-probe-") as tmp:
+        folder = Path(tmp)
+        save_jsonl_examples(examples, folder / "train.jsonl")
+        spec = {
+            "model": model_name,
+            "examples": str(folder / "train.jsonl"),
+            "output_dir": str(folder / "run"),
+            "record": str(folder / "record.json"),
+            "config": {**asdict(config), "max_steps": steps, "save": True},
+        }
+        (folder / "spec.json").write_text(json.dumps(spec))
+        run_helpers_command(
+            ["measure-training", str(folder / "spec.json")], f"cost probe ({config.method}, {model_name})", timeout
+        )
+        return json.loads((folder / "record.json").read_text())
+
+
+def run_spec(spec_path: str | Path) -> int:
+    """The child side: read the spec, fine-tune, write the record."""
+    spec = json.loads(Path(spec_path).read_text())
+    config = TrainConfig(**spec["config"])
+    _, record = finetune(
+        spec["model"], load_jsonl_examples(spec["examples"]), config, output_dir=spec["output_dir"], progress=False
+    )
+    Path(spec["record"]).write_text(json.dumps(record.to_dict()))
+    return 0
+
+
+def training_memory_mb(probe: dict) -> float:
+    """What the configuration added to the process: peak minus the memory in use before loading."""
+    return probe["peak_memory_mb"] - probe["memory_before_mb"]
+
+
+def logit_share(probe: dict) -> float:
+    """The share of a training run's positions that were projected to the vocabulary."""
+    return probe["logit_positions"] / probe["padded_tokens_seen"] if probe["padded_tokens_seen"] else 1.0

@@ -1,0 +1,504 @@
+"""One fine-tuning entry point for full fine-tuning, LoRA and QLoRA, on transformers' Trainer and peft.
+
+The loss falls on the assistant's tokens only. Seeds are set before adapters are created, so the
+same parameters and seed give the same adapter. The returned record carries what the course
+compares: trainable parameters, wall time, tokens per second, peak memory, losses, size on disk.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import sys
+import tempfile
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from transformers import TrainerCallback
+
+from .models import LoadedModel, load_model
+from .tasks import Example
+
+METHODS = ("full", "lora", "qlora")
+DEFAULT_LR = {"full": 2e-5, "lora": 2e-4, "qlora": 2e-4}
+
+
+class TrainingOutOfMemoryError(RuntimeError):
+    """The batch did not fit in accelerator memory."""
+
+
+@dataclass
+class TrainConfig:
+    method: str = "qlora"  # "full" | "lora" | "qlora" (LoRA on a 4-bit NF4 base)
+    learning_rate: float | None = None  # None: 2e-5 for full, 2e-4 for LoRA/QLoRA
+    epochs: float = 1.0
+    max_steps: int = -1  # > 0 overrides epochs (same-steps compute policy)
+    batch_size: int = 8
+    grad_accum: int = 1
+    max_length: int = 1024  # longer examples are cut from the right; examples left without answer tokens are dropped
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    target_modules: str | list[str] = "all-linear"  # or e.g. ["q_proj", "v_proj"] for attention-only
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.0
+    lr_scheduler: str = "linear"
+    gradient_checkpointing: bool = False
+    group_by_length: bool = True  # batches of similar length: less padding
+    answer_logits_only: bool = (
+        True  # project to the vocabulary only where the loss is taken (answer tokens): same loss, less work
+    )
+    optimizer: str | None = (
+        None  # a TrainingArguments `optim` name, e.g. "adamw_bnb_8bit"; None: the Trainer's default (fused AdamW)
+    )
+    precision: str = (
+        "auto"  # "auto" (bf16 autocast where the hardware has bf16 arithmetic, else fp32) | "fp32" | "bf16"
+    )
+    seed: int = 0
+    logging_steps: int = 5
+    save: bool = True  # save the adapter/model to measure its size on disk
+
+    def uses_bf16(self, device: str) -> bool:
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise ValueError(f"unknown precision {self.precision!r}: use 'auto', 'fp32' or 'bf16'")
+        if self.precision == "auto":
+            return torch.cuda.is_bf16_supported() if device.startswith("cuda") else cpu_has_bf16()
+        return self.precision == "bf16"
+
+    def resolved_lr(self) -> float:
+        return self.learning_rate if self.learning_rate is not None else DEFAULT_LR[self.method]
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "learning_rate": self.resolved_lr()}
+
+
+def precision_label(bf16: bool) -> str:
+    return "bf16 autocast" if bf16 else "fp32"
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes in bf16 natively (AVX-512 BF16 or AMX). There, bf16 autocast trained
+    1.2-1.8x faster than fp32 at the same loss (`python -m helpers benchmark`); elsewhere it is emulated."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            flags = next((line for line in handle if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+@dataclass
+class TrainRecord:
+    method: str
+    trainable_params: int
+    total_params: int
+    trainable_percent: float
+    train_seconds: float
+    tokens_seen: int
+    padded_tokens_seen: int
+    max_batch_tokens: int
+    tokens_per_second: float
+    peak_memory_mb: float
+    peak_memory_kind: str  # cuda_max_allocated | process_peak_rss
+    precision_used: str  # what config.precision resolved to on this device: "bf16 autocast" | "fp32"
+    answer_logits_only_used: bool  # config.answer_logits_only, where the model supports it
+    logit_positions: int  # positions projected to the vocabulary (all padded positions without answer-only logits)
+    memory_before_mb: (
+        float  # the same measure when finetune started (before loading, given a name): peak - this = what training took
+    )
+    final_loss: float
+    mean_train_loss: float
+    optimizer_steps: int
+    n_examples: int
+    n_dropped: int
+    saved_bytes: int
+    saved_path: str
+    config: dict
+    loss_history: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def tokenize_chat(tokenizer, messages: list[dict], max_length: int) -> dict:
+    """Token ids with labels on assistant turns only (-100 elsewhere).
+
+    Each assistant turn's span is found by rendering the chat template with and without that turn,
+    so it works for any template whose renders of a conversation extend one another.
+    """
+
+    def render(msgs, add_generation_prompt):
+        return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=add_generation_prompt)
+
+    input_ids: list[int] = []
+    labels: list[int] = []
+    done = ""
+    for i, message in enumerate(messages):
+        if message["role"] != "assistant":
+            continue
+        prompt_text = render(messages[:i], True)
+        full_text = render(messages[: i + 1], False)
+        if not prompt_text.startswith(done) or not full_text.startswith(prompt_text):
+            raise ValueError("the chat template does not render conversations as extensions of each other")
+        context = tokenizer(prompt_text[len(done) :], add_special_tokens=False)["input_ids"]
+        answer = tokenizer(full_text[len(prompt_text) :], add_special_tokens=False)["input_ids"]
+        input_ids += context + answer
+        labels += [-100] * len(context) + answer
+        done = full_text
+    return {"input_ids": input_ids[:max_length], "labels": labels[:max_length]}
+
+
+class CompletionCollator:
+    """Pads a batch to its longest sequence; counts real and padded tokens for throughput.
+
+    With `answer_logits_only`, the batch also says which positions predict an answer token
+    (`logits_to_keep`, a boolean mask) and what they predict (`shift_labels`). The model then projects
+    only those hidden states onto its vocabulary: on chat data most positions are prompt, whose logits
+    the loss ignores, and the vocabulary projection with its cross-entropy is a large share of a small
+    model's work. The loss is the same; transformers and its Trainer take both keys as they are.
+    """
+
+    def __init__(self, pad_token_id: int, answer_logits_only: bool = False):
+        self.pad_token_id = pad_token_id
+        self.answer_logits_only = answer_logits_only
+        self.tokens = 0
+        self.padded_tokens = 0
+        self.max_batch_tokens = 0  # the largest padded batch: what activation memory peaks with
+        self.logit_positions = 0  # positions projected to the vocabulary
+
+    def __call__(self, features: list[dict]) -> dict:
+        longest = max(len(f["input_ids"]) for f in features)
+        ids, labels, mask = [], [], []
+        for f in features:
+            pad = longest - len(f["input_ids"])
+            ids.append(list(f["input_ids"]) + [self.pad_token_id] * pad)
+            labels.append(list(f["labels"]) + [-100] * pad)
+            mask.append([1] * len(f["input_ids"]) + [0] * pad)
+            self.tokens += len(f["input_ids"])
+        self.padded_tokens += longest * len(features)
+        self.max_batch_tokens = max(self.max_batch_tokens, longest * len(features))
+        batch = {
+            "input_ids": torch.tensor(ids, dtype=torch.long),
+            "labels": torch.tensor(labels, dtype=torch.long),
+            "attention_mask": torch.tensor(mask, dtype=torch.long),
+        }
+        if self.answer_logits_only:
+            next_token = torch.nn.functional.pad(batch["labels"], (0, 1), value=-100)[
+                :, 1:
+            ]  # what each position predicts
+            predicts_answer = next_token != -100
+            if predicts_answer.any():
+                batch["logits_to_keep"] = predicts_answer
+                batch["shift_labels"] = next_token[predicts_answer]
+        self.logit_positions += (
+            int(batch["logits_to_keep"].sum()) if "logits_to_keep" in batch else longest * len(features)
+        )
+        return batch
+
+
+def supports_answer_logits(model) -> bool:
+    """Whether the model's forward takes a boolean `logits_to_keep` mask: transformers causal LMs whose
+    modeling code slices with `slice_logits_to_keep` (nearly all of them since transformers 5)."""
+    from peft import PeftModel
+
+    if isinstance(model, PeftModel):
+        model = model.get_base_model()
+    module = sys.modules.get(type(model).__module__)
+    return "logits_to_keep" in inspect.signature(model.forward).parameters and hasattr(module, "slice_logits_to_keep")
+
+
+def build_dataset(tokenizer, examples: list[Example], max_length: int):
+    """A datasets.Dataset of tokenized examples (with a `length` column for length grouping)."""
+    from datasets import Dataset
+
+    rows, dropped = [], 0
+    for ex in examples:
+        row = tokenize_chat(tokenizer, ex.messages, max_length)
+        if all(label == -100 for label in row["labels"]):
+            dropped += 1
+            continue
+        row["length"] = len(row["input_ids"])
+        rows.append(row)
+    if dropped:
+        warnings.warn(f"{dropped} example(s) dropped: no answer tokens within max_length={max_length}", stacklevel=2)
+    if not rows:
+        raise ValueError("no training examples left after tokenization; raise max_length")
+    return Dataset.from_list(rows), dropped
+
+
+class PeakMemory:
+    """Peak CUDA allocation, or the process's peak RSS on CPU (reset through /proc where allowed)."""
+
+    def __init__(self, device: str):
+        self.cuda = device.startswith("cuda")
+
+    def __enter__(self):
+        if self.cuda:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        else:
+            try:
+                with open("/proc/self/clear_refs", "w") as handle:
+                    handle.write("5")  # resets VmHWM, the peak resident set
+            except OSError:
+                pass
+        return self
+
+    def __exit__(self, *exc):
+        if self.cuda:
+            torch.cuda.synchronize()
+            self.peak_mb = torch.cuda.max_memory_allocated() / 2**20
+            self.kind = "cuda_max_allocated"
+        else:
+            self.peak_mb = _peak_rss_mb()
+            self.kind = "process_peak_rss"
+        return False
+
+
+def current_memory_mb(device: str) -> float:
+    """Memory in use now: CUDA allocation, or the process's resident set after freeing what it can."""
+    import gc
+
+    gc.collect()
+    if device.startswith("cuda"):
+        return torch.cuda.memory_allocated() / 2**20
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)  # hand freed heap pages back to the OS
+    except (OSError, AttributeError):
+        pass
+    return _proc_status_mb("VmRSS") or 0.0
+
+
+def _proc_status_mb(field: str) -> float | None:
+    """A memory field of /proc/self/status (VmRSS: resident now, VmHWM: peak resident) in MB; None off Linux."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith(f"{field}:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def peak_memory_mb(device: str) -> float:
+    """Peak memory so far: CUDA peak allocation, or the process's peak resident set."""
+    if device.startswith("cuda"):
+        return torch.cuda.max_memory_allocated() / 2**20
+    return _peak_rss_mb()
+
+
+def _peak_rss_mb() -> float:
+    peak = _proc_status_mb("VmHWM")
+    if peak is not None:
+        return peak
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _folder_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _oom_message(config: TrainConfig) -> str:
+    return (
+        f"Out of GPU memory while training ({config.method}, batch_size={config.batch_size}, "
+        f"max_length={config.max_length}). Remedies, cheapest first:\n"
+        f"  - a smaller batch with gradient accumulation: TrainConfig(batch_size={max(1, config.batch_size // 2)}, "
+        f"grad_accum={config.grad_accum * 2}) keeps the effective batch;\n"
+        "  - gradient checkpointing: TrainConfig(gradient_checkpointing=True);\n"
+        "  - a shorter max_length;\n"
+        "  - QLoRA (method='qlora') to hold the base model in 4 bits."
+    )
+
+
+class AdapterSnapshots(TrainerCallback):
+    """Copies the trainable (adapter) weights after the given optimizer steps, so one run can also be
+    evaluated as if it had stopped early: `restore(model, step)`."""
+
+    def __init__(self, steps: list[int]):
+        self.steps = set(steps)
+        self.saved: dict[int, dict[str, torch.Tensor]] = {}
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        if state.global_step in self.steps and model is not None:
+            self.saved[state.global_step] = {
+                name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad
+            }
+
+    def restore(self, model, step: int) -> None:
+        if step not in self.saved:
+            raise KeyError(f"no snapshot at step {step}; saved: {sorted(self.saved)}")
+        params = dict(model.named_parameters())
+        with torch.no_grad():
+            for name, value in self.saved[step].items():
+                params[name].copy_(value)
+
+
+def merged_for_inference(loaded: LoadedModel) -> LoadedModel:
+    """LoRA adapters on a 16/32-bit base folded into the weights: the same function, faster generation.
+    Other models (full fine-tunes, QLoRA's 4-bit base, plain models) come back unchanged."""
+    from peft import PeftModel
+
+    if isinstance(loaded.model, PeftModel) and loaded.quantization is None:
+        return dataclasses.replace(loaded, model=loaded.model.merge_and_unload())
+    return loaded
+
+
+def prepare_trainable_model(loaded: LoadedModel, config: TrainConfig):
+    """Wrap the model for the chosen method (adapters for LoRA/QLoRA) after seeding."""
+    from peft import LoraConfig, PeftModel, get_peft_model, prepare_model_for_kbit_training
+    from transformers import set_seed
+
+    set_seed(config.seed)  # before adapters are created: same seed, same initial adapter
+    model = loaded.model
+    if isinstance(model, PeftModel):
+        for name, param in model.named_parameters():
+            param.requires_grad = "lora_" in name
+        return model
+    if config.method == "full":
+        for param in model.parameters():
+            param.requires_grad = True
+        if config.gradient_checkpointing:
+            model.gradient_checkpointing_enable()
+        return model
+    if config.method == "qlora":
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=config.gradient_checkpointing)
+    elif config.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+        model.enable_input_require_grads()
+    lora = LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=config.target_modules,
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(model, lora)
+
+
+def finetune(
+    base: str | LoadedModel,
+    examples: list[Example],
+    config: TrainConfig | None = None,
+    output_dir: str | Path | None = None,
+    progress: bool = True,
+    callbacks: list | None = None,
+) -> tuple[LoadedModel, TrainRecord]:
+    """Fine-tune `base` (a model name, or an already loaded model) on chat examples.
+
+    Returns the trained model (a peft model for LoRA/QLoRA) and a TrainRecord. `callbacks` are
+    transformers TrainerCallbacks (e.g. AdapterSnapshots to keep the adapter at earlier steps).
+    """
+    from transformers import Trainer, TrainingArguments
+
+    config = config or TrainConfig()
+    if config.method not in METHODS:
+        raise ValueError(f"unknown method {config.method!r}: choose one of {METHODS}")
+    target_device = base.device if isinstance(base, LoadedModel) else ("cuda" if torch.cuda.is_available() else "cpu")
+    memory_before = current_memory_mb(target_device)
+    if isinstance(base, str):
+        loaded = load_model(base, quantization="nf4" if config.method == "qlora" else None)
+    else:
+        loaded = base
+        if config.method == "qlora" and loaded.quantization != "nf4":
+            raise ValueError("method='qlora' needs a 4-bit base: load_model(name, quantization='nf4')")
+    tokenizer = loaded.tokenizer
+    dataset, dropped = build_dataset(tokenizer, examples, config.max_length)
+    model = prepare_trainable_model(loaded, config)
+    if hasattr(model, "get_nb_trainable_parameters"):  # peft counts 4-bit packed weights at full size
+        trainable, total = model.get_nb_trainable_parameters()
+    else:
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        total = sum(p.numel() for p in model.parameters())
+
+    output_dir = Path(output_dir) if output_dir else Path(tempfile.mkdtemp(prefix="ft-course-"))
+    output_dir.mkdir(parents=True, exist_ok=True)
+    on_cuda = loaded.device.startswith("cuda")
+    bf16 = config.uses_bf16(loaded.device)
+    args = TrainingArguments(
+        output_dir=str(output_dir / "trainer"),
+        per_device_train_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accum,
+        learning_rate=config.resolved_lr(),
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        warmup_steps=config.warmup_ratio,
+        weight_decay=config.weight_decay,
+        lr_scheduler_type=config.lr_scheduler,
+        logging_steps=config.logging_steps,
+        save_strategy="no",
+        report_to="none",
+        seed=config.seed,
+        data_seed=config.seed,
+        bf16=bf16,
+        use_cpu=not on_cuda,
+        remove_unused_columns=False,
+        train_sampling_strategy="group_by_length" if config.group_by_length else "random",
+        disable_tqdm=not progress,
+        dataloader_num_workers=0,
+        **({"optim": config.optimizer} if config.optimizer else {}),
+    )
+    answer_logits_only = config.answer_logits_only and supports_answer_logits(model)
+    if config.answer_logits_only and not answer_logits_only:
+        warnings.warn(
+            f"{type(model).__name__} does not take a logits_to_keep mask: logits are computed at every position",
+            stacklevel=2,
+        )
+    collator = CompletionCollator(tokenizer.pad_token_id, answer_logits_only)
+    trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=collator, callbacks=callbacks)
+    model.train()
+    try:
+        with PeakMemory(loaded.device) as memory:
+            started = time.perf_counter()
+            output = trainer.train()
+            seconds = time.perf_counter() - started
+    except torch.OutOfMemoryError as err:
+        raise TrainingOutOfMemoryError(_oom_message(config)) from err
+    model.eval()
+
+    history = [
+        {"step": entry["step"], "loss": entry["loss"]}
+        for entry in trainer.state.log_history
+        if "loss" in entry and "step" in entry
+    ]
+    saved_bytes, saved_path = 0, ""
+    if config.save:
+        target = output_dir / ("model" if config.method == "full" else "adapter")
+        model.save_pretrained(target)
+        saved_bytes, saved_path = _folder_bytes(target), str(target)
+
+    record = TrainRecord(
+        method=config.method,
+        trainable_params=trainable,
+        total_params=total,
+        trainable_percent=100.0 * trainable / total,
+        train_seconds=round(seconds, 2),
+        tokens_seen=collator.tokens,
+        padded_tokens_seen=collator.padded_tokens,
+        max_batch_tokens=collator.max_batch_tokens,
+        tokens_per_second=round(collator.tokens / seconds, 1) if seconds else 0.0,
+        peak_memory_mb=round(memory.peak_mb, 1),
+        peak_memory_kind=memory.kind,
+        precision_used=precision_label(bf16),
+        answer_logits_only_used=answer_logits_only,
+        logit_positions=collator.logit_positions,
+        memory_before_mb=round(memory_before, 1),
+        final_loss=history[-1]["loss"] if history else float(output.training_loss),
+        mean_train_loss=float(output.training_loss),
+        optimizer_steps=int(trainer.state.global_step),
+        n_examples=len(dataset),
+        n_dropped=dropped,
+        saved_bytes=saved_bytes,
+        saved_path=saved_path,
+        config=config.to_dict(),
+        loss_history=history,
+    )
+    trained = dataclasses.replace(loaded, model=model, notes=loaded.notes + [f"fine-tuned: {config.method}"])
+    return trained, record

@@ -1,0 +1,230 @@
+"""Render the playbook: Markdown templates whose numbers are read from the committed result files,
+and build them into a static HTML site (MkDocs).
+
+Templates (playbook/templates/*.md) use Jinja2 with these helpers:
+  value("cpu/01_data_size", "metrics.intake.clean-48.field_f1.mean")  -> the number at that path
+  pct(x), pts(x), num(x, digits)                                      -> formatting filters
+  verdict("cpu/01_data_size", i)                                      -> the i-th verdict dict
+  source("cpu/01_data_size")                                          -> a one-line provenance citation
+  figure("cpu/02_peft_cost_quality.png", "alt text")                  -> the figure, copied beside the pages
+  literal("500 clean examples")                                       -> a number that is not a measurement of
+                                                                         ours (a claim quoted from an article)
+Every number a page prints must come through one of these: a test renders the pages in trace mode
+and fails on any other number.
+A cited result file that is missing, lacks the path, or is stale (run with parameters that are no
+longer the notebook's defaults for its profile) is an error that names the template and the file.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from ..core.paths import REPO_ROOT, RESULTS_DIR
+
+PLAYBOOK_DIR = REPO_ROOT / "playbook"
+TEMPLATES_DIR = PLAYBOOK_DIR / "templates"
+DOCS_DIR = PLAYBOOK_DIR / "docs"
+FIGURES_SUBDIR = "figures"
+CITED = "\x02"  # marks the start and end of every cited value in a traced render (see render(trace=True))
+
+
+class CitationError(LookupError):
+    pass
+
+
+class _CitedStr(str):
+    def __str__(self):
+        return f"{CITED}{str.__str__(self)}{CITED}"
+
+
+class _CitedInt(int):
+    def __str__(self):
+        return f"{CITED}{int.__repr__(self)}{CITED}"
+
+
+class _CitedFloat(float):
+    def __str__(self):
+        return f"{CITED}{float.__repr__(self)}{CITED}"
+
+
+def _traced(node):
+    """A copy of a result-file value whose leaves print with CITED marks (and compute as before)."""
+    if isinstance(node, dict):
+        return {key: _traced(item) for key, item in node.items()}
+    if isinstance(node, list):
+        return [_traced(item) for item in node]
+    if isinstance(node, bool) or node is None:
+        return node
+    if isinstance(node, int):
+        return _CitedInt(node)
+    if isinstance(node, float):
+        return _CitedFloat(node)
+    if isinstance(node, str):
+        return _CitedStr(node)
+    return node
+
+
+def stale_parameters(record: dict) -> dict[str, tuple]:
+    """Parameters whose value in the run differs from the notebook's current default for that profile:
+    {name: (value in the run, default now)}. Empty when the result is current."""
+    from .profiles import EXPERIMENT_SETTINGS, NOTEBOOK_DEFAULTS
+
+    notebook = EXPERIMENT_SETTINGS.get(record.get("experiment", ""))
+    defaults = NOTEBOOK_DEFAULTS.get(notebook, {}).get(record.get("profile", ""), {})
+    ran = record.get("parameters", {})
+    return {
+        name: (ran.get(name, "(absent)"), default)
+        for name, default in defaults.items()
+        if json.loads(json.dumps(default)) != ran.get(name, "(absent)")
+    }
+
+
+def _load(result: str, template: str) -> dict:
+    path = RESULTS_DIR / f"{result}.json"
+    if not path.is_file():
+        raise CitationError(
+            f"{template}: cites {path.relative_to(REPO_ROOT)}, which does not exist; run the notebook with --publish"
+        )
+    record = json.loads(path.read_text())
+    stale = stale_parameters(record)
+    if stale:
+        changes = ", ".join(f"{name} was {ran!r}, now {now!r}" for name, (ran, now) in stale.items())
+        raise CitationError(
+            f"{template}: cites {path.relative_to(REPO_ROOT)}, which is stale ({changes}); "
+            f"rerun it: python -m helpers course --profile {record.get('profile')} --only {record.get('experiment', '')[:2]} --publish"
+        )
+    return record
+
+
+def _walk(record: dict, dotted: str, where: str):
+    node = record
+    dotted = dotted.replace(CITED, "")  # a path built from traced values
+    for key in dotted.split("."):
+        if isinstance(node, list) and key.isdigit() and int(key) < len(node):
+            node = node[int(key)]
+        elif isinstance(node, dict) and key in node:
+            node = node[key]
+        else:
+            raise CitationError(f"{where}: no '{key}' in path '{dotted}'")
+    return node
+
+
+def render(template_name: str, trace: bool = False) -> tuple[str, list[str]]:
+    """The page's Markdown and the result figures it shows. With trace=True every cited value is
+    wrapped in CITED marks, so a test can tell cited numbers from numbers typed into the template."""
+    import jinja2
+
+    figures: list[str] = []
+    records: dict[str, dict] = {}
+
+    def record_of(result):
+        if result not in records:
+            records[result] = _load(result, template_name)
+        return records[result]
+
+    def mark(text):
+        return f"{CITED}{text}{CITED}" if trace else text
+
+    def value(result, dotted):
+        found = _walk(record_of(result), dotted, f"{template_name}: results/{result}.json")
+        return _traced(found) if trace else found
+
+    def verdict(result, index):
+        return value(result, f"verdicts.{index}")
+
+    def literal(text):
+        return mark(text)
+
+    def source(result):
+        record = record_of(result)
+        model = record["models"][0]
+        device = record["device"].get("accelerator", "")
+        device = (
+            device
+            if device and not device.startswith("none")
+            else f"CPU ({record['device'].get('cpu', 'unknown')}, {record['device'].get('cpu_count')} cores)"
+        )
+        if "training_precision_auto" in record["device"]:  # recorded since precision="auto" became the default
+            device += f", training in {record['device']['training_precision_auto']}"
+        return mark(
+            f"`results/{result}.json`: notebook {record['experiment']}, {record['profile']} profile, model {model['name']} "
+            f"(sha256 {model['content_hash'][:12]}), seeds {record['seeds']}, {device}, {record['created_utc'][:10]}"
+        )
+
+    def figure(name, alt):
+        path = RESULTS_DIR / name
+        if not path.is_file():
+            raise CitationError(
+                f"{template_name}: shows {path.relative_to(REPO_ROOT)}, which does not exist; run the notebook with --publish"
+            )
+        figures.append(name)
+        return f'[![{alt}]({FIGURES_SUBDIR}/{name})]({FIGURES_SUBDIR}/{name} "open the figure at full size")'
+
+    def cited(function):
+        return lambda x, *args: mark(function(x, *args))
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR), undefined=jinja2.StrictUndefined, keep_trailing_newline=True
+    )
+    env.filters["pct"] = cited(lambda x, digits=1: f"{100 * x:.{digits}f}%")
+    env.filters["pts"] = cited(lambda x, digits=1: f"{100 * x:+.{digits}f} points")
+    env.filters["num"] = cited(lambda x, digits=1: f"{x:,.{digits}f}")
+    env.filters["cited"] = cited(
+        lambda x: str.__str__(x) if isinstance(x, str) else repr(x) if not isinstance(x, float) else float.__repr__(x)
+    )  # a value shown as it is (a count)
+    header = f"<!-- generated from playbook/templates/{template_name} by `python -m helpers playbook`; edit the template -->\n"
+    text = env.get_template(template_name).render(
+        value=value, verdict=verdict, source=source, figure=figure, literal=literal
+    )
+    return header + text, figures
+
+
+def build(check: bool = False) -> list[Path]:
+    """Render every template into playbook/docs and copy the figures they show beside them; with
+    check=True write nothing and fail if a committed page or figure is stale."""
+    DOCS_DIR.mkdir(parents=True, exist_ok=True)
+    written, stale = [], []
+    for template in sorted(TEMPLATES_DIR.glob("*.md")):
+        text, figures = render(template.name)
+        outputs = [(DOCS_DIR / template.name, text.encode())]
+        outputs += [(DOCS_DIR / FIGURES_SUBDIR / name, (RESULTS_DIR / name).read_bytes()) for name in figures]
+        for target, content in outputs:
+            if check:
+                if not target.is_file() or target.read_bytes() != content:
+                    stale.append(str(target.relative_to(REPO_ROOT)))
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+            written.append(target)
+    if stale:
+        raise CitationError(
+            f"stale playbook file(s), regenerate with `python -m helpers playbook`: {', '.join(sorted(set(stale)))}"
+        )
+    return written
+
+
+def build_site(site_dir: str | Path) -> Path:
+    """Build the static HTML site (MkDocs, strict: a broken link or a missing image is an error)."""
+    site_dir = Path(site_dir).resolve()
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mkdocs",
+            "build",
+            "--strict",
+            "--clean",
+            "-f",
+            str(PLAYBOOK_DIR / "mkdocs.yml"),
+            "-d",
+            str(site_dir),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"mkdocs build failed:\n{done.stderr[-3000:]}")
+    return site_dir / "index.html"

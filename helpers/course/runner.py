@@ -1,0 +1,114 @@
+"""The course runner: execute every notebook with papermill, in order, into a run folder."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+import traceback
+from datetime import datetime
+from pathlib import Path
+
+from ..core.paths import NOTEBOOKS_DIR, RESULTS_DIR, RUNS_DIR
+from .profiles import PROFILES, default_profile
+
+
+def list_notebooks(only: list[str] | None = None) -> list[Path]:
+    """Notebooks in course order; `only` keeps those whose file name contains any of the given strings."""
+    notebooks = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
+    if only:
+        chosen = [nb for nb in notebooks if any(key in nb.stem for key in only)]
+        missing = [key for key in only if not any(key in nb.stem for nb in notebooks)]
+        if missing:
+            raise SystemExit(f"--only {missing}: no such notebook; have {[nb.stem for nb in notebooks]}")
+        return chosen
+    return notebooks
+
+
+def _headline(results_dir: Path, notebook: Path) -> str:
+    path = results_dir / f"{notebook.stem}.json"
+    if not path.is_file():
+        return "-"
+    headline = json.loads(path.read_text()).get("headline") or {}
+    return f"{headline.get('label', '')}: {headline.get('value', '')}" if headline else "-"
+
+
+def _error_summary(err: Exception) -> str:
+    name = getattr(err, "ename", type(err).__name__)
+    value = str(getattr(err, "evalue", err)).strip()
+    return f"{name}: {value.splitlines()[0]}"[:300] if value else name
+
+
+def run_course(
+    profile: str | None = None,
+    only: list[str] | None = None,
+    run_dir: Path | None = None,
+    publish: bool = False,
+    kernel: str = "python3",
+) -> int:
+    """Run the notebooks; print a summary table; return a process exit code (0: all succeeded)."""
+    import papermill
+
+    profile = profile or default_profile()
+    if profile not in PROFILES:
+        raise SystemExit(f"unknown profile {profile!r}: choose one of {PROFILES}")
+    run_dir = Path(run_dir or RUNS_DIR / f"{datetime.now():%Y%m%d-%H%M%S}-{profile}")
+    results_dir = run_dir / "results"
+    results_dir.mkdir(parents=True, exist_ok=True)
+    notebooks = list_notebooks(only)
+    print(f"Running {len(notebooks)} notebook(s), profile '{profile}', into {run_dir}", flush=True)
+    rows = []
+    for notebook in notebooks:
+        started = time.perf_counter()
+        status, error = "ok", ""
+        print(f"\n=== {notebook.name} ===", flush=True)
+        workdir = run_dir / "work" / notebook.stem  # each notebook writes its scratch files apart
+        workdir.mkdir(parents=True, exist_ok=True)
+        try:
+            papermill.execute_notebook(
+                str(notebook),
+                str(run_dir / notebook.name),
+                parameters={"profile": profile, "results_dir": str(results_dir.resolve())},
+                kernel_name=kernel,
+                cwd=str(workdir),
+                progress_bar=True,
+                log_output=False,
+            )
+        except Exception as err:  # papermill raises PapermillExecutionError with the cell's error
+            status, error = "FAILED", _error_summary(err)
+            print(f"{notebook.name} failed: {error}", file=sys.stderr)
+            if not hasattr(err, "ename"):
+                traceback.print_exc()
+        minutes = (time.perf_counter() - started) / 60
+        rows.append((notebook.stem, status, minutes, error or _headline(results_dir, notebook)))
+
+    print("\n" + _table(rows))
+    print(f"\nExecuted notebooks and results: {run_dir}")
+    failed = [row for row in rows if row[1] != "ok"]
+    if publish and not failed:
+        target = RESULTS_DIR / profile
+        target.mkdir(parents=True, exist_ok=True)
+        for item in results_dir.iterdir():
+            destination = target / item.name
+            if item.is_dir():
+                shutil.copytree(item, destination, dirs_exist_ok=True)
+            else:
+                shutil.copy2(item, destination)
+        print(f"Published results to {target}")
+    if failed:
+        print(f"\n{len(failed)} notebook(s) failed: " + ", ".join(f"{r[0]} ({r[3]})" for r in failed), file=sys.stderr)
+        return 1
+    return 0
+
+
+def _table(rows) -> str:
+    header = ("notebook", "status", "minutes", "headline")
+    lines = [header] + [(name, status, f"{minutes:.1f}", headline) for name, status, minutes, headline in rows]
+    widths = [max(len(str(line[i])) for line in lines) for i in range(3)]
+    out = []
+    for i, line in enumerate(lines):
+        out.append("  ".join(str(line[j]).ljust(widths[j]) for j in range(3)) + "  " + str(line[3]))
+        if i == 0:
+            out.append("  ".join("-" * w for w in widths) + "  " + "-" * 8)
+    return "\n".join(out)

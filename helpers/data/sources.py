@@ -1,0 +1,187 @@
+"""Loaders for the public datasets: a local folder in the upstream format first, the hub when online."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from ..core.paths import data_dir, hub_offline
+
+LICENSES = {"banking77": "CC BY 4.0"}
+
+
+class DatasetNotAvailableError(RuntimeError):
+    pass
+
+
+def local_folder(name: str, folder: str | Path | None) -> Path | None:
+    if folder is not None:
+        path = Path(folder)
+        if not path.is_dir():
+            raise DatasetNotAvailableError(f"{name}: folder {path} does not exist")
+        return path
+    root = data_dir()
+    if root is not None and (root / name).is_dir():
+        return root / name
+    return None
+
+
+def read_json_file(path: Path):
+    """A JSON file's content; a syntax error raises ValueError naming the file, line and column."""
+    import json
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err.msg} at line {err.lineno}, column {err.colno})") from None
+
+
+def _read_csv(path: Path, required: list[str]) -> list[dict]:
+    rows = []
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        missing = [f for f in required if f not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"{path}: missing column(s) {missing}; found {reader.fieldnames}")
+        for line_no, row in enumerate(reader, start=2):
+            for field in required:
+                if not row.get(field):
+                    raise ValueError(f"{path}, line {line_no}: field '{field}' is empty")
+            rows.append({f: row[f] for f in required})
+    return rows
+
+
+def load_banking77(folder: str | Path | None = None) -> dict:
+    """banking77 as {"train": [{text, label}], "test": [...], "source": {...}}.
+
+    Reads upstream CSVs (`text,category`) from `folder`, FT_COURSE_DATA/banking77 or
+    ../shared/datasets/banking77; otherwise downloads PolyAI/banking77 from the hub.
+    """
+    local = local_folder("banking77", folder)
+    if local is not None:
+        splits = {
+            split: [
+                {"text": r["text"], "label": r["category"]}
+                for r in _read_csv(local / f"{split}.csv", ["text", "category"])
+            ]
+            for split in ("train", "test")
+        }
+        return {**splits, "source": {"dataset": "banking77", "origin": str(local), "license": LICENSES["banking77"]}}
+    if hub_offline():
+        raise DatasetNotAvailableError(
+            "banking77: no local copy (set FT_COURSE_DATA to a folder holding banking77/train.csv and test.csv) "
+            "and HF_HUB_OFFLINE=1 forbids downloading PolyAI/banking77."
+        )
+    from datasets import load_dataset
+
+    hub = load_dataset("PolyAI/banking77")
+    names = hub["train"].features["label"].names
+    splits = {
+        split: [{"text": r["text"], "label": names[r["label"]]} for r in hub[split]] for split in ("train", "test")
+    }
+    return {
+        **splits,
+        "source": {"dataset": "banking77", "origin": "hub:PolyAI/banking77", "license": LICENSES["banking77"]},
+    }
+
+
+LICENSES["mmlu_redux"] = "CC BY 4.0"
+
+
+def _decode(path: Path) -> str:
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:  # one upstream file (moral_scenarios) is Windows-1252
+        return raw.decode("cp1252")
+
+
+def _parse_mmlu_file(path: Path) -> list[dict]:
+    """One upstream MMLU-Redux subject file. Upstream files mix ';' and ',' separators."""
+    import ast
+    import io
+
+    text = _decode(path)
+    header = text.split("\n", 1)[0]
+    reader = csv.DictReader(
+        io.StringIO(text, newline=""), delimiter=";" if header.count(";") > header.count(",") else ","
+    )
+    missing = [f for f in ("question", "choices", "answer", "error_type") if f not in (reader.fieldnames or [])]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {missing}; found {reader.fieldnames}")
+    subject = path.stem.removeprefix("mmlu_")
+    rows = []
+    for row in reader:
+        line = reader.line_num
+        try:
+            choices = ast.literal_eval(row["choices"])
+        except (ValueError, SyntaxError) as err:
+            raise ValueError(f"{path}, line {line}: field 'choices' is not a list literal ({err})") from err
+        answer = str(row["answer"]).strip()
+        if not answer.isdigit() or int(answer) >= len(choices):
+            raise ValueError(
+                f"{path}, line {line}: field 'answer' is {answer!r}, not an index into {len(choices)} choices"
+            )
+        rows.append(
+            {
+                "subject": subject,
+                "question": row["question"],
+                "choices": [str(c) for c in choices],
+                "answer": int(answer),
+                "ok": row["error_type"].strip().lower() == "ok",
+            }
+        )
+    return rows
+
+
+def load_mmlu_redux(folder: str | Path | None = None, subjects: list[str] | None = None) -> dict:
+    """MMLU-Redux questions whose re-annotation found no error, as {"questions": [...], "source": {...}}.
+
+    Each question: {subject, question, choices, answer (index)}. Reads the upstream per-subject files
+    (mmlu_<subject>.csv) from `folder`, FT_COURSE_DATA/mmlu_redux or ../shared/datasets/mmlu_redux;
+    otherwise downloads edinburgh-dawg/mmlu-redux from the hub.
+    """
+    local = local_folder("mmlu_redux", folder)
+    if local is not None:
+        files = sorted(local.glob("mmlu_*.csv"))
+        if subjects:
+            files = [f for f in files if f.stem.removeprefix("mmlu_") in subjects]
+            found = {f.stem.removeprefix("mmlu_") for f in files}
+            if set(subjects) - found:
+                raise DatasetNotAvailableError(
+                    f"mmlu_redux: no file for subject(s) {sorted(set(subjects) - found)} in {local}"
+                )
+        rows = [row for f in files for row in _parse_mmlu_file(f)]
+        origin = str(local)
+    else:
+        if hub_offline():
+            raise DatasetNotAvailableError(
+                "mmlu_redux: no local copy (set FT_COURSE_DATA to a folder holding mmlu_redux/mmlu_<subject>.csv) "
+                "and HF_HUB_OFFLINE=1 forbids downloading edinburgh-dawg/mmlu-redux."
+            )
+        from datasets import get_dataset_config_names, load_dataset
+
+        rows = []
+        for subject in subjects or get_dataset_config_names("edinburgh-dawg/mmlu-redux"):
+            for r in load_dataset("edinburgh-dawg/mmlu-redux", subject, split="test"):
+                rows.append(
+                    {
+                        "subject": subject,
+                        "question": r["question"],
+                        "choices": list(r["choices"]),
+                        "answer": int(r["answer"]),
+                        "ok": str(r["error_type"]).strip().lower() == "ok",
+                    }
+                )
+        origin = "hub:edinburgh-dawg/mmlu-redux"
+    kept = [{k: v for k, v in r.items() if k != "ok"} for r in rows if r["ok"]]
+    return {
+        "questions": kept,
+        "source": {
+            "dataset": "mmlu_redux",
+            "origin": origin,
+            "license": LICENSES["mmlu_redux"],
+            "rows_read": len(rows),
+            "rows_ok": len(kept),
+        },
+    }

@@ -1,0 +1,391 @@
+"""Notebook 04 (one-and-done): maintenance strategies for a fine-tuned model over drifting periods.
+
+A strategy owns a model and decides, each period, whether and on what to train it further. All
+strategies start from the same period-0 fine-tune; continued training starts from the strategy's own
+latest model (a copy, so strategies never share weights).
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..core import plots, stats
+from ..core.generation import generate
+from ..core.models import LoadedModel
+from ..core.scoring import answer_outcomes, label_scores
+from ..core.tasks import Example
+from ..core.training import TrainConfig, finetune, merged_for_inference
+from . import verdict
+
+
+@dataclass
+class PeriodScores:
+    """Per-item correctness of each strategy at each period, by evaluation kind."""
+
+    scores: dict[str, dict[int, dict[str, np.ndarray]]] = field(
+        default_factory=dict
+    )  # strategy -> period -> kind -> items
+
+    def add(self, strategy: str, period: int, kind: str, correct: np.ndarray) -> None:
+        self.scores.setdefault(strategy, {}).setdefault(period, {})[kind] = np.asarray(correct, dtype=float)
+
+    def pooled(self, strategy: str, period: int, kinds: tuple[str, ...]) -> np.ndarray:
+        by_kind = self.scores[strategy][period]
+        return np.concatenate([by_kind[k] for k in kinds if k in by_kind])
+
+    def summary(self, strategy: str, period: int, kinds: tuple[str, ...]) -> dict:
+        return stats.summarize(self.pooled(strategy, period, kinds))
+
+    def to_dict(self, kinds_for_all: tuple[str, ...]) -> dict:
+        out = {}
+        for strategy, periods in self.scores.items():
+            out[strategy] = {}
+            for period, by_kind in periods.items():
+                out[strategy][str(period)] = {kind: stats.summarize(values) for kind, values in by_kind.items()}
+                out[strategy][str(period)]["all"] = stats.summarize(self.pooled(strategy, period, kinds_for_all))
+        return out
+
+
+@dataclass
+class Strategy:
+    name: str
+    model: LoadedModel
+    retrains: list[int] = field(default_factory=list)  # periods in which it trained
+    train_seconds: float = 0.0
+    examples_used: int = 0
+
+    def continue_training(self, examples: list[Example], config: TrainConfig, period: int) -> None:
+        """Train this strategy's own model further (a fresh copy, so no other strategy is affected)."""
+        tuned, record = finetune(copy.deepcopy(self.model), examples, config, progress=False)
+        self.model = tuned
+        self.retrains.append(period)
+        self.train_seconds += record.train_seconds
+        self.examples_used += len(examples)
+
+    def adopt(self, other: "Strategy", period: int, seconds: float, examples: int) -> None:
+        """Take over another strategy's freshly trained model when this one would have trained the same
+        model on the same data from the same start (saves the compute; the cost is still counted)."""
+        self.model = other.model
+        self.retrains.append(period)
+        self.train_seconds += seconds
+        self.examples_used += examples
+
+
+def average_scores(runs: list[PeriodScores]) -> PeriodScores:
+    """Per-item correctness averaged over seeds (the same questions in every run)."""
+    out = PeriodScores()
+    first = runs[0].scores
+    for strategy, periods in first.items():
+        for period, by_kind in periods.items():
+            for kind in by_kind:
+                out.add(strategy, period, kind, np.mean([run.scores[strategy][period][kind] for run in runs], axis=0))
+    return out
+
+
+def answer(
+    model: LoadedModel, examples: list[Example], max_new_tokens: int, batch_size: int, description: str
+) -> list[str]:
+    """Greedy answers from a merged copy of the model (the strategy keeps its adapters for later training)."""
+    inference = merged_for_inference(copy.deepcopy(model))
+    return generate(
+        inference,
+        [ex.prompt for ex in examples],
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        description=description,
+    )
+
+
+def qa_correct(predictions: list[str], examples: list[Example]) -> np.ndarray:
+    return answer_outcomes(predictions, [ex.meta["answers"] for ex in examples])["accuracy"]
+
+
+def label_correct(predictions: list[str], examples: list[Example], labels: list[str]) -> np.ndarray:
+    return label_scores(predictions, [ex.meta["label"] for ex in examples], labels)["accuracy"]
+
+
+def plot_over_time(
+    period_scores: PeriodScores,
+    kinds: tuple[str, ...],
+    title: str,
+    profile: str,
+    period_names: list[str],
+    firings: list[int] | None = None,
+    ylabel: str = "accuracy (%)",
+):
+    """Accuracy per period, a line per strategy with 95% bands; monitor firings as vertical lines."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.6))
+    for i, (strategy, periods) in enumerate(period_scores.scores.items()):
+        xs = sorted(periods)
+        plots.line_with_band(
+            ax,
+            xs,
+            [period_scores.summary(strategy, p, kinds) for p in xs],
+            label=strategy,
+            color=plots.PALETTE[i % len(plots.PALETTE)],
+        )
+    for j, period in enumerate(firings or []):
+        ax.axvline(period, color="grey", ls=":", lw=1.5, label="monitor fired" if j == 0 else None)
+    ax.set_xticks(range(len(period_names)), period_names)
+    ax.set_xlabel("period")
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(-2, 102)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    plots.smoke_watermark(fig, profile)
+    return fig
+
+
+def maintenance_verdicts(
+    world_scores: PeriodScores,
+    last: int,
+    kinds_all: tuple[str, ...],
+    profile: str,
+    names: dict[str, str],
+    drift_first: int | None,
+    drop_period: int | None,
+    clinc: PeriodScores | None = None,
+    monitor_first: int | None = None,
+) -> list[verdict.Verdict]:
+    """The sub-claims, each from paired comparisons on the same questions at the last period.
+
+    names maps roles to strategy names: once, new_only, replay, retrieval, monitored.
+    """
+    once, new_only, replay = names["once"], names["new_only"], names["replay"]  # strategy names by role
+    out = [
+        verdict.judge_difference(
+            f"A model fine-tuned once decays: period-0 accuracy minus period-{last} accuracy (fine-tuned once)",
+            stats.independent_comparison(
+                world_scores.pooled(once, 0, kinds_all), world_scores.pooled(once, last, kinds_all)
+            ),
+            profile,
+        ),
+        verdict.judge_difference(
+            f"Retraining restores accuracy (retrained with replay minus fine-tuned once, period {last})",
+            stats.paired_comparison(
+                world_scores.pooled(replay, last, kinds_all), world_scores.pooled(once, last, kinds_all)
+            ),
+            profile,
+        ),
+        verdict.judge_difference(
+            f"Retraining on new data alone forgets what still holds; replay prevents it (replay minus new-only, unchanged facts, period {last})",
+            stats.paired_comparison(
+                world_scores.scores[replay][last]["unchanged"], world_scores.scores[new_only][last]["unchanged"]
+            ),
+            profile,
+        ),
+    ]
+    out.append(
+        _timing_verdict(
+            "The label-free drift monitor fires no later than the first measured accuracy drop",
+            drift_first,
+            drop_period,
+            profile,
+        )
+    )
+    out.append(
+        _timing_verdict(
+            "The drift monitor or the labelled canary fires no later than the first measured accuracy drop",
+            monitor_first,
+            drop_period,
+            profile,
+        )
+    )
+    if clinc is not None:
+        periods = sorted(clinc.scores[replay])
+        p = periods[-1]
+        out.append(
+            verdict.judge_difference(
+                f"CLINC150: replay keeps earlier intents that new-data-only retraining forgets (replay minus new-only, old intents, period {p})",
+                stats.paired_comparison(clinc.scores[replay][p]["old"], clinc.scores[new_only][p]["old"]),
+                profile,
+            )
+        )
+    return out
+
+
+def _timing_verdict(claim: str, first_firing: int | None, drop_period: int | None, profile: str) -> verdict.Verdict:
+    """Supported when the signal fired at or before the first significant drop; not supported when the
+    drop came first (or the signal never fired); inconclusive when no drop was measured."""
+    if drop_period is None:
+        status = verdict.INCONCLUSIVE
+    else:
+        status = (
+            verdict.SUPPORTED if first_firing is not None and first_firing <= drop_period else verdict.NOT_SUPPORTED
+        )
+    text = (
+        f"{claim}: {status.upper()}. First firing: {'period ' + str(first_firing) if first_firing is not None else 'never'}; "
+        f"first significant drop of the once-trained model: {'period ' + str(drop_period) if drop_period is not None else 'none measured'}."
+    )
+    if profile == "smoke":
+        text = f"[{verdict.SMOKE_LABEL}] {text}"
+    nan = float("nan")
+    return verdict.Verdict(claim, status, nan, nan, nan, text)
+
+
+def first_significant_drop(period_scores: PeriodScores, strategy: str, kinds: tuple[str, ...]) -> int | None:
+    """The first period whose accuracy is below period 0's by a 95% interval that excludes zero."""
+    base = period_scores.pooled(strategy, 0, kinds)
+    for period in sorted(period_scores.scores[strategy])[1:]:
+        if stats.independent_comparison(base, period_scores.pooled(strategy, period, kinds))["ci_low"] > 0:
+            return period
+    return None
+
+
+def timed(fn, *args, **kwargs):
+    started = time.perf_counter()
+    result = fn(*args, **kwargs)
+    return result, time.perf_counter() - started
+
+
+WORLD_STRATEGIES = {
+    "once": "fine-tuned once",
+    "new_only": "new data only",
+    "replay": "with replay",
+    "retrieval": "retrieval, no retraining",
+    "monitored": "retrain when monitor fires",
+}
+WORLD_KINDS = ("changed", "unchanged", "new_products")
+
+
+def simulate_world(
+    model_name: str,
+    world,
+    evals: dict[int, dict[str, list[Example]]],
+    fires: dict[int, bool],
+    config: TrainConfig,
+    n_train0: int,
+    n_new: int,
+    replay_share: float,
+    top_k: int,
+    max_new_tokens: int,
+    batch_size: int,
+    n_canary: int = 16,
+):
+    """Run every strategy through the periods of a drift world; return (PeriodScores, strategies, canary).
+
+    Period 0: one fine-tune on that period's facts, shared by all strategies. Each later period:
+    "new data only" trains on the facts that changed; "with replay" trains on those plus still-valid
+    older examples; "retrain when monitor fires" does what "with replay" does, but only in periods
+    where the monitor fired; "fine-tuned once" and "retrieval" never train (retrieval answers with the
+    period's catalog documents in the prompt).
+
+    The monitor fires on label-free drift (`fires`, computed from the questions alone) or on the
+    labelled canary: the deployed model's accuracy on the period's first n_canary evaluation questions,
+    checked against its period-0 canary accuracy before deciding whether to retrain.
+    canary: {period: {"accuracy": ..., "fires": ...}}.
+    """
+    from ..core.drift_monitor import canary_check
+    from ..data.drift_world import replay_mix, training_set, with_catalog_context
+
+    names = WORLD_STRATEGIES
+    first = training_set(world, 0, n_train0, seed=config.seed)
+    base0, record = finetune(model_name, first, config, progress=False)
+    strategies = {role: Strategy(name, base0, [0], record.train_seconds, len(first)) for role, name in names.items()}
+    old_pool = list(first)
+    scores = PeriodScores()
+    canary: dict[int, dict] = {}
+    for period in range(world.n_periods):
+        monitored = strategies["monitored"]
+        pool = [ex for kind in WORLD_KINDS for ex in evals[period].get(kind, [])]
+        canary_questions = random.Random(config.seed + 7919 * period).sample(
+            pool, min(n_canary, len(pool))
+        )  # all kinds, not the first ones
+        accuracy = float(
+            qa_correct(
+                answer(monitored.model, canary_questions, max_new_tokens, batch_size, f"canary, period {period}"),
+                canary_questions,
+            ).mean()
+        )
+        canary[period] = {
+            "accuracy": accuracy,
+            "fires": period > 0 and canary_check(accuracy, canary[0]["accuracy"], len(canary_questions)),
+        }
+        if period > 0:
+            new = training_set(world, period, n_new, seed=config.seed + period, since=period - 1)
+            mixed = replay_mix(new, old_pool, replay_share, seed=config.seed + period)
+            strategies["new_only"].continue_training(new, config, period)
+            replay = strategies["replay"]
+            before = replay.train_seconds
+            replay.continue_training(mixed, config, period)
+            if fires[period] or canary[period]["fires"]:
+                if monitored.retrains == replay.retrains[:-1]:  # same start, same data, same seed: the same model
+                    monitored.adopt(replay, period, replay.train_seconds - before, len(mixed))
+                else:
+                    monitored.continue_training(mixed, config, period)
+            old_pool += new
+        examples = [ex for kind in WORLD_KINDS for ex in evals[period].get(kind, [])]
+        for role, strategy in strategies.items():
+            prompts = with_catalog_context(world, period, examples, top_k) if role == "retrieval" else examples
+            predictions = answer(
+                strategy.model, prompts, max_new_tokens, batch_size, f"{strategy.name}, period {period}"
+            )
+            correct, start = qa_correct(predictions, examples), 0
+            for kind in WORLD_KINDS:
+                n = len(evals[period].get(kind, []))
+                if n:
+                    scores.add(strategy.name, period, kind, correct[start : start + n])
+                start += n
+    return scores, strategies, canary
+
+
+CLINC_STRATEGIES = {"once": "fine-tuned once", "new_only": "new data only", "replay": "with replay"}
+
+
+def simulate_clinc(
+    model_name: str, periods: list[dict], config: TrainConfig, replay_share: float, max_new_tokens: int, batch_size: int
+):
+    """Intents arriving over time: fine-tune on the first period's intents, then per period train
+    "new data only" on the new intents and "with replay" on the new intents plus old examples
+    (relabelled with the current label list in the prompt). Scores on old and new intents."""
+    import random
+
+    from ..data.clinc150 import clinc_example
+
+    def relabel(examples: list[Example], labels: list[str]) -> list[Example]:
+        return [clinc_example(ex.messages[1]["content"], ex.meta["label"], labels, ex.meta) for ex in examples]
+
+    base0, record = finetune(model_name, periods[0]["train"], config, progress=False)
+    strategies = {
+        role: Strategy(name, base0, [0], record.train_seconds, len(periods[0]["train"]))
+        for role, name in CLINC_STRATEGIES.items()
+    }
+    old_pool = list(periods[0]["train"])
+    scores = PeriodScores()
+    for period in periods:
+        p, labels = period["period"], period["all_intents"]
+        if p > 0:
+            new = period["train"]
+            n_old = min(len(old_pool), round(replay_share / (1 - replay_share) * len(new)))
+            mixed = new + relabel(random.Random(config.seed + p).sample(old_pool, n_old), labels)
+            random.Random(config.seed + p).shuffle(mixed)
+            strategies["new_only"].continue_training(new, config, p)
+            strategies["replay"].continue_training(mixed, config, p)
+            old_pool += new
+        for role, strategy in strategies.items():
+            for kind, examples in (("old", period["eval_old"]), ("new", period["eval_new"])):
+                if examples:
+                    predictions = answer(
+                        strategy.model, examples, max_new_tokens, batch_size, f"{strategy.name}, period {p}, {kind}"
+                    )
+                    scores.add(strategy.name, p, kind, label_correct(predictions, examples, labels))
+    return scores, strategies
+
+
+def cost_table(strategies: dict[str, Strategy]) -> list[dict]:
+    return [
+        {
+            "strategy": s.name,
+            "trained in periods": s.retrains,
+            "examples used": s.examples_used,
+            "training seconds": round(s.train_seconds, 1),
+        }
+        for s in strategies.values()
+    ]
