@@ -13,7 +13,8 @@ def test_reads_both_upstream_separators_and_windows_1252(tmp_path):
     )
     (tmp_path / "mmlu_ethics.csv").write_bytes(
         (
-            "question,choices,answer,error_type,source,correct_answer,potential_reason\r\n\"Is it \u201cfair\u201d?\",\"['yes', 'no', 'maybe', 'never']\",1,ok,,,\r\n"
+            'question,choices,answer,error_type,source,correct_answer,potential_reason\r\n"Is it '
+            "\u201cfair\u201d?\",\"['yes', 'no', 'maybe', 'never']\",1,ok,,,\r\n"
         ).encode("cp1252")
     )
     data = load_mmlu_redux(tmp_path)

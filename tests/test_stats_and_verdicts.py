@@ -9,10 +9,10 @@ def test_bootstrap_interval_covers_mean_and_shrinks_with_n():
     rng = np.random.default_rng(0)
     small = rng.binomial(1, 0.6, 50)
     large = rng.binomial(1, 0.6, 2000)
-    s, l = stats.summarize(small), stats.summarize(large)
+    s, big = stats.summarize(small), stats.summarize(large)
     assert s["ci_low"] <= s["mean"] <= s["ci_high"]
-    assert (l["ci_high"] - l["ci_low"]) < (s["ci_high"] - s["ci_low"])
-    assert l["ci_low"] < 0.6 < l["ci_high"]
+    assert (big["ci_high"] - big["ci_low"]) < (s["ci_high"] - s["ci_low"])
+    assert big["ci_low"] < 0.6 < big["ci_high"]
 
 
 def test_paired_comparison_detects_a_real_difference_and_not_a_fake_one():

@@ -17,7 +17,7 @@ def test_loss_falls_on_assistant_tokens_only(tiny):
         {"role": "assistant", "content": "second answer"},
     ]
     row = tokenize_chat(tiny.tokenizer, messages, max_length=512)
-    trained = tiny.tokenizer.decode([t for t, l in zip(row["input_ids"], row["labels"]) if l != -100])
+    trained = tiny.tokenizer.decode([t for t, label in zip(row["input_ids"], row["labels"]) if label != -100])
     assert trained == "first answer<|im_end|>\nsecond answer<|im_end|>\n"
     full = tiny.tokenizer.apply_chat_template(messages, tokenize=False)
     assert tiny.tokenizer.decode(row["input_ids"]) == full

@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
     (output / f"record-rank{rank}.json").write_text(json.dumps(summary, indent=2))
     if rank == 0:
         print(
-            f"trained {record.optimizer_steps} steps, final loss {record.final_loss:.4f}; saved to {record.saved_path or output}"
+            f"trained {record.optimizer_steps} steps, final loss {record.final_loss:.4f}; saved to "
+            f"{record.saved_path or output}"
         )
     return 0

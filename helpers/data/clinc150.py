@@ -116,7 +116,8 @@ def intents_over_time(
     needed = n_periods * intents_per_period
     if n_periods < 1 or intents_per_period < 1 or needed > len(labels):
         raise ValueError(
-            f"n_periods x intents_per_period must be between 1 and {len(labels)}; got {n_periods} x {intents_per_period}"
+            f"n_periods x intents_per_period must be between 1 and {len(labels)}; got {n_periods} x "
+            f"{intents_per_period}"
         )
     rng = random.Random(seed)
     arriving = rng.sample(labels, needed)

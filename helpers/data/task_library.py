@@ -65,7 +65,7 @@ def banking77_task(
     noisy = set(rng.sample(range(len(train_rows)), round(label_noise * len(train_rows)))) if label_noise else set()
     train = []
     for i, row in enumerate(train_rows):
-        label = rng.choice([l for l in labels if l != row["label"]]) if i in noisy else row["label"]
+        label = rng.choice([other for other in labels if other != row["label"]]) if i in noisy else row["label"]
         example = intent_example(row["text"], label, labels)
         example.meta["true_label"] = row["label"]
         train.append(example)

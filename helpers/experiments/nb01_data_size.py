@@ -120,7 +120,8 @@ def data_size_verdicts(
     if clean and noisy:
         verdicts.append(
             verdict.judge_difference(
-                f"A small clean set ({arms[clean][0].n_train}) beats a larger noisy set ({arms[noisy][0].n_train}, {arms[noisy][0].group}) on {metric}",
+                f"A small clean set ({arms[clean][0].n_train}) beats a larger noisy set ({arms[noisy][0].n_train}, "
+                f"{arms[noisy][0].group}) on {metric}",
                 paired_arms(arms[clean], arms[noisy], metric),
                 profile,
             )
@@ -129,7 +130,8 @@ def data_size_verdicts(
     if cleaned in arms:
         verdicts.append(
             verdict.judge_difference(
-                f"Filtering the noisy set ({arms[cleaned][0].n_train} of {arms[noisy][0].n_train} kept) beats training on all of it, on {metric}",
+                f"Filtering the noisy set ({arms[cleaned][0].n_train} of {arms[noisy][0].n_train} kept) beats "
+                f"training on all of it, on {metric}",
                 paired_arms(arms[cleaned], arms[noisy], metric),
                 profile,
             )
@@ -147,7 +149,8 @@ def data_size_verdicts(
     if format_metric and clean:
         verdicts.append(
             verdict.judge_threshold(
-                f"{arms[clean][0].n_train} clean examples give over {format_threshold:.0%} format adherence ({format_metric})",
+                f"{arms[clean][0].n_train} clean examples give over {format_threshold:.0%} format adherence "
+                f"({format_metric})",
                 arm_summary(arms[clean], format_metric),
                 format_threshold,
                 profile,

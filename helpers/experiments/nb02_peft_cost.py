@@ -156,7 +156,8 @@ def selected_runs(results: list[ArmResult], chosen_lr: dict[str, float]) -> dict
 
 
 def best_rank(results: list[ArmResult], chosen_lr: dict[str, float], prefix: str = "lora-all") -> int:
-    """The LoRA rank (all linear layers) with the best validation accuracy at its chosen learning rate; ties: the smaller rank."""
+    """The LoRA rank (all linear layers) with the best validation accuracy at its chosen learning rate;
+    ties: the smaller rank."""
     selected = selected_runs(results, chosen_lr)
     ranks = {
         runs[0].info["lora_r"]: np.mean([r.info["val_accuracy"] for r in runs])
@@ -281,14 +282,16 @@ def peft_verdicts(
         all_linear, attention = same_rank_pair
         out.append(
             verdict.judge_difference(
-                f"At the same rank, LoRA on all linear layers ({all_linear}) beats attention-only ({attention}) on test accuracy",
+                f"At the same rank, LoRA on all linear layers ({all_linear}) beats attention-only ({attention}) on "
+                "test accuracy",
                 paired_arms(selected[all_linear], selected[attention], "accuracy"),
                 profile,
             )
         )
     out.append(
         verdict.judge_difference(
-            f"LoRA ({lora_arm}) forgets less general knowledge than full fine-tuning (MMLU-Redux accuracy after training)",
+            f"LoRA ({lora_arm}) forgets less general knowledge than full fine-tuning (MMLU-Redux accuracy after "
+            "training)",
             paired_arms(lora, selected["full"], "mmlu_correct"),
             profile,
         )

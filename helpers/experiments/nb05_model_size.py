@@ -71,7 +71,8 @@ def find_candidates(names: list[str], max_scored_params_m: float | None = None) 
         if c.scored and max_scored_params_m is not None and c.parameters > max_scored_params_m * 1e6:
             c.scored, c.reason = (
                 False,
-                f"{c.parameters / 1e6:.0f}M parameters is above this profile's cap of {max_scored_params_m:g}M for scoring",
+                f"{c.parameters / 1e6:.0f}M parameters is above this profile's cap of {max_scored_params_m:g}M for "
+                "scoring",
             )
     return sorted(found, key=lambda c: c.parameters)
 
