@@ -1,0 +1,20 @@
+# Two commands from nothing: each sets up .venv first when it is missing (scripts/setup.sh), then runs.
+#   make course [PROFILE=cpu] [ONLY="00 01"] [PUBLISH=1]   run the notebooks
+#   make test                                              run the tests
+#   make setup                                             only the environment
+PY := .venv/bin/python
+
+.PHONY: setup course test
+
+.venv/.ready: pyproject.toml scripts/setup.sh
+	bash scripts/setup.sh
+
+setup: .venv/.ready
+
+course: .venv/.ready
+	$(PY) -m helpers course $(if $(PROFILE),--profile $(PROFILE)) $(if $(ONLY),--only $(ONLY)) $(if $(PUBLISH),--publish)
+
+test: .venv/.ready
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	$(PY) -m pytest

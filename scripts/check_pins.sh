@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Checks that the pinned packages resolve for every Python version the course supports (3.11-3.13) whose
+# interpreter this machine has: `pip install --dry-run` of the project with its dev extras, nothing installed.
+# Prints one line per version; exits non-zero if the pins do not resolve for one of them.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+status=0
+checked=0
+for version in 3.11 3.12 3.13; do
+  python=""
+  for candidate in $(ls -d "${PYENV_ROOT:-$HOME/.pyenv}/versions/$version".*/bin/python 2>/dev/null | sort -V | tail -n 1) \
+    "python$version"; do
+    # a pyenv shim exists for every version but runs only the active ones: ask the interpreter itself
+    if "$candidate" -c "import sys; assert sys.version.startswith('$version.')" >/dev/null 2>&1; then
+      python=$(command -v "$candidate"); break
+    fi
+  done
+  if [ -z "$python" ]; then
+    echo "Python $version: no interpreter here, not checked"
+    continue
+  fi
+  log=$(mktemp)
+  if "$python" -m pip install --dry-run --ignore-installed --quiet -e ".[dev]" >"$log" 2>&1; then
+    echo "Python $version ($python): pins resolve"
+  else
+    echo "Python $version ($python): pins do NOT resolve:"
+    grep -v "^WARNING: Location" "$log" | tail -n 5
+    status=1
+  fi
+  rm -f "$log"
+  checked=$((checked + 1))
+done
+[ "$checked" -gt 0 ] || { echo "no Python 3.11-3.13 interpreter found"; exit 1; }
+exit $status
