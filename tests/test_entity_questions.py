@@ -1,5 +1,4 @@
 import json
-import zipfile
 
 import pytest
 
@@ -88,37 +87,13 @@ def test_malformed_file_names_the_file(tmp_path):
 
 
 def test_missing_folder_and_offline_hub_fail_clearly(tmp_path, monkeypatch):
+    from helpers.data import upstream
+
     with pytest.raises(DatasetNotAvailableError, match="does not exist"):
         eq.load_entity_questions("dev", folder=tmp_path / "nope")
     monkeypatch.setenv("FT_COURSE_DATA", str(tmp_path))
+    monkeypatch.setenv("FT_COURSE_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(eq, "_download", lambda url, dest: pytest.fail("must not download while offline"))
+    monkeypatch.setattr(upstream, "download", lambda url, dest: pytest.fail("must not download while offline"))
     with pytest.raises(DatasetNotAvailableError, match="FT_COURSE_DATA.*HF_HUB_OFFLINE=1"):
         eq.load_entity_questions("dev")
-
-
-def test_online_without_local_copy_downloads_the_zip_once_into_the_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("FT_COURSE_DATA", str(tmp_path / "empty"))
-    monkeypatch.setenv("FT_COURSE_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
-    (tmp_path / "empty").mkdir()
-    archive = tmp_path / "upstream.zip"
-    with zipfile.ZipFile(archive, "w") as handle:  # the upstream zip wraps the splits in one top folder
-        for split in eq.SPLITS:
-            handle.writestr(
-                f"dataset/{split}/P36.{split}.json", json.dumps([{"question": f"{split} q?", "answers": ["x"]}])
-            )
-    calls = []
-
-    def fake_download(url, destination):
-        calls.append(url)
-        destination.write_bytes(archive.read_bytes())
-
-    monkeypatch.setattr(eq, "_download", fake_download)
-    loaded = eq.load_entity_questions("dev")
-    assert calls == [eq.URL]
-    assert loaded["questions"] == [{"question": "dev q?", "answers": ["x"], "relation": "P36"}]
-    assert loaded["source"]["origin"] == eq.URL
-    assert (tmp_path / "cache" / "entity_questions" / "dataset" / "dev" / "P36.dev.json").is_file()
-    assert eq.load_entity_questions("train")["questions"][0]["question"] == "train q?"
-    assert calls == [eq.URL]  # the second load reads the unpacked cache

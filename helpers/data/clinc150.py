@@ -9,15 +9,13 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from ..core.paths import hub_offline
 from ..core.tasks import Example
-from .sources import DatasetNotAvailableError, local_folder, read_json_file
+from .sources import DatasetNotAvailableError, local_or_upstream, read_json_file
 
 LICENSE = "CC BY 3.0"
 FILE_NAME = "data_full.json"
 REQUIRED_SPLITS = ("train", "val", "test")
 OPTIONAL_SPLITS = ("oos_train", "oos_val", "oos_test")
-HUB_SPLITS = {"train": "train", "validation": "val", "test": "test"}
 SYSTEM_PROMPT = (
     "You classify requests to a virtual assistant. Answer with exactly one intent label from this list "
     "and nothing else: {labels}."
@@ -56,28 +54,10 @@ def load_clinc150(folder: str | Path | None = None) -> dict:
     """CLINC150 as {"train": [{text, label}], "val", "test", "oos_train", "oos_val", "oos_test", "source"}.
 
     Reads data_full.json from `folder`, FT_COURSE_DATA/clinc150 or ../shared/datasets/clinc150;
-    otherwise downloads clinc_oos (config "plus") from the hub, whose out-of-scope rows (intent "oos")
-    go to the oos_* splits. The hub's "plus" variant has 250 oos_train rows where data_full.json has
-    100; the in-scope splits are the same.
+    otherwise downloads the same file from the authors' repository at a pinned commit (checked by sha256).
     """
-    local = local_folder("clinc150", folder)
-    if local is not None:
-        return {**_read_local(local), "source": {"dataset": "clinc150", "origin": str(local), "license": LICENSE}}
-    if hub_offline():
-        raise DatasetNotAvailableError(
-            "clinc150: no local copy (set FT_COURSE_DATA to a folder holding clinc150/data_full.json) "
-            "and HF_HUB_OFFLINE=1 forbids downloading clinc_oos."
-        )
-    from datasets import load_dataset
-
-    hub = load_dataset("clinc_oos", "plus")
-    names = hub["train"].features["intent"].names
-    data: dict = {}
-    for hub_split, split in HUB_SPLITS.items():
-        rows = [{"text": r["text"], "label": names[r["intent"]]} for r in hub[hub_split]]
-        data[split] = [r for r in rows if r["label"] != "oos"]
-        data[f"oos_{split}"] = [r for r in rows if r["label"] == "oos"]
-    return {**data, "source": {"dataset": "clinc150", "origin": "hub:clinc_oos/plus", "license": LICENSE}}
+    local, origin = local_or_upstream("clinc150", folder, [FILE_NAME])
+    return {**_read_local(local), "source": {"dataset": "clinc150", "origin": origin, "license": LICENSE}}
 
 
 def clinc_example(text: str, label: str, labels: list[str], meta: dict | None = None) -> Example:

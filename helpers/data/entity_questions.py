@@ -7,54 +7,15 @@ Wikidata relation, e.g. train/P36.train.json = [{"question": ..., "answers": [..
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-import urllib.request
-import zipfile
 from pathlib import Path
 
-from ..core.paths import cache_dir, hub_offline
 from .sources import DatasetNotAvailableError, local_folder, read_json_file
+from .upstream_files import UPSTREAM
 
 NAME = "entity_questions"
-URL = "https://nlp.cs.princeton.edu/projects/entity-questions/dataset.zip"
 LICENSE = "MIT"
 SPLITS = ("train", "dev", "test")
 CITATION = "Sciavolino, Zhong, Lee and Chen (2021), Simple Entity-Centric Questions Challenge Dense Retrievers, EMNLP"
-
-
-def _download(url: str, destination: Path) -> None:
-    """Fetch url to destination through a temporary file, so an interrupted download leaves nothing behind."""
-    with tempfile.NamedTemporaryFile(dir=destination.parent, delete=False) as tmp:
-        with urllib.request.urlopen(url, timeout=120) as response:
-            shutil.copyfileobj(response, tmp)
-    Path(tmp.name).replace(destination)
-
-
-def _find_root(folder: Path) -> Path | None:
-    """The folder holding train/, dev/ and test/ below `folder` (the zip may wrap them in a top folder)."""
-    for candidate in [folder, *sorted(p for p in folder.rglob("*") if p.is_dir())]:
-        if all((candidate / split).is_dir() for split in SPLITS):
-            return candidate
-    return None
-
-
-def _downloaded_folder() -> Path:
-    """The upstream files in the cache, downloading and unpacking dataset.zip on first use."""
-    target = cache_dir() / NAME
-    root = _find_root(target) if target.is_dir() else None
-    if root is not None:
-        return root
-    target.mkdir(parents=True, exist_ok=True)
-    archive = target / "dataset.zip"
-    if not archive.is_file():
-        _download(URL, archive)
-    with zipfile.ZipFile(archive) as handle:
-        handle.extractall(target)
-    root = _find_root(target)
-    if root is None:
-        raise DatasetNotAvailableError(f"{NAME}: {archive} from {URL} holds no train/, dev/ and test/ folders")
-    return root
 
 
 def _read_relation_file(path: Path, relation: str) -> list[dict]:
@@ -82,20 +43,22 @@ def load_entity_questions(split: str, relations: list[str] | None = None, folder
 
     relations: Wikidata relation ids to keep (e.g. ["P36", "P50"]); all 24 when None. Reads the
     upstream files from `folder`, FT_COURSE_DATA/entity_questions or ../shared/datasets/entity_questions;
-    otherwise downloads dataset.zip from the authors' site into the cache (not when HF_HUB_OFFLINE=1).
+    otherwise downloads the files it needs from the authors' repository at a pinned commit into the cache,
+    each checked by sha256 (not when HF_HUB_OFFLINE=1).
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}; got {split!r}")
     local = local_folder(NAME, folder)
     if local is not None:
         root, origin = local, str(local)
-    elif hub_offline():
-        raise DatasetNotAvailableError(
-            f"{NAME}: no local copy (set FT_COURSE_DATA to a folder holding {NAME}/train/P36.train.json and the "
-            f"other upstream files) and HF_HUB_OFFLINE=1 forbids downloading {URL}."
-        )
     else:
-        root, origin = _downloaded_folder(), URL
+        from .upstream import fetch
+        from .upstream import origin as upstream_origin
+
+        pinned = [f for f in UPSTREAM[NAME]["files"] if f.startswith(f"{split}/")]
+        if relations is not None:
+            pinned = [f for f in pinned if f.split("/")[1].split(".")[0] in set(relations)]
+        root, origin = fetch(NAME, pinned), upstream_origin(NAME)
 
     files = {path.name.split(".")[0]: path for path in sorted((root / split).glob(f"*.{split}.json"))}
     if not files:

@@ -1,11 +1,12 @@
-"""Loaders for the public datasets: a local folder in the upstream format first, the hub when online."""
+"""Loaders for the public datasets, in their upstream format: a local folder first; online, the same upstream
+files downloaded at a pinned commit and checked by sha256 (helpers.data.upstream)."""
 
 from __future__ import annotations
 
 import csv
 from pathlib import Path
 
-from ..core.paths import data_dir, hub_offline
+from ..core.paths import data_dir
 
 LICENSES = {"banking77": "CC BY 4.0"}
 
@@ -55,34 +56,28 @@ def load_banking77(folder: str | Path | None = None) -> dict:
     """banking77 as {"train": [{text, label}], "test": [...], "source": {...}}.
 
     Reads upstream CSVs (`text,category`) from `folder`, FT_COURSE_DATA/banking77 or
-    ../shared/datasets/banking77; otherwise downloads PolyAI/banking77 from the hub.
+    ../shared/datasets/banking77; otherwise downloads the same files (PolyAI's repository at a pinned
+    commit; the hub's PolyAI/banking77 is a loading script that `datasets` >= 4 refuses).
     """
-    local = local_folder("banking77", folder)
-    if local is not None:
-        splits = {
-            split: [
-                {"text": r["text"], "label": r["category"]}
-                for r in _read_csv(local / f"{split}.csv", ["text", "category"])
-            ]
-            for split in ("train", "test")
-        }
-        return {**splits, "source": {"dataset": "banking77", "origin": str(local), "license": LICENSES["banking77"]}}
-    if hub_offline():
-        raise DatasetNotAvailableError(
-            "banking77: no local copy (set FT_COURSE_DATA to a folder holding banking77/train.csv and test.csv) "
-            "and HF_HUB_OFFLINE=1 forbids downloading PolyAI/banking77."
-        )
-    from datasets import load_dataset
-
-    hub = load_dataset("PolyAI/banking77")
-    names = hub["train"].features["label"].names
+    local, where = local_or_upstream("banking77", folder, ["train.csv", "test.csv"])
     splits = {
-        split: [{"text": r["text"], "label": names[r["label"]]} for r in hub[split]] for split in ("train", "test")
+        split: [
+            {"text": r["text"], "label": r["category"]} for r in _read_csv(local / f"{split}.csv", ["text", "category"])
+        ]
+        for split in ("train", "test")
     }
-    return {
-        **splits,
-        "source": {"dataset": "banking77", "origin": "hub:PolyAI/banking77", "license": LICENSES["banking77"]},
-    }
+    return {**splits, "source": {"dataset": "banking77", "origin": where, "license": LICENSES["banking77"]}}
+
+
+def local_or_upstream(name: str, folder: str | Path | None, files: list[str] | None = None) -> tuple[Path, str]:
+    """(folder holding the upstream files, where they came from): the local copy when there is one, else the
+    pinned upstream files in the cache (downloaded once; refused while HF_HUB_OFFLINE=1)."""
+    local = local_folder(name, folder)
+    if local is not None:
+        return local, str(local)
+    from .upstream import fetch, origin
+
+    return fetch(name, files), origin(name)
 
 
 LICENSES["mmlu_redux"] = "CC BY 4.0"
@@ -139,41 +134,25 @@ def load_mmlu_redux(folder: str | Path | None = None, subjects: list[str] | None
 
     Each question: {subject, question, choices, answer (index)}. Reads the upstream per-subject files
     (mmlu_<subject>.csv) from `folder`, FT_COURSE_DATA/mmlu_redux or ../shared/datasets/mmlu_redux;
-    otherwise downloads edinburgh-dawg/mmlu-redux from the hub.
+    otherwise downloads the same files: MMLU-Redux 2.0 (57 subjects) from the authors' repository at a
+    pinned commit (the hub's edinburgh-dawg/mmlu-redux is the first version, 30 subjects).
     """
-    local = local_folder("mmlu_redux", folder)
-    if local is not None:
-        files = sorted(local.glob("mmlu_*.csv"))
-        if subjects:
-            files = [f for f in files if f.stem.removeprefix("mmlu_") in subjects]
-            found = {f.stem.removeprefix("mmlu_") for f in files}
-            if set(subjects) - found:
-                raise DatasetNotAvailableError(
-                    f"mmlu_redux: no file for subject(s) {sorted(set(subjects) - found)} in {local}"
-                )
-        rows = [row for f in files for row in _parse_mmlu_file(f)]
-        origin = str(local)
-    else:
-        if hub_offline():
-            raise DatasetNotAvailableError(
-                "mmlu_redux: no local copy (set FT_COURSE_DATA to a folder holding mmlu_redux/mmlu_<subject>.csv) "
-                "and HF_HUB_OFFLINE=1 forbids downloading edinburgh-dawg/mmlu-redux."
-            )
-        from datasets import get_dataset_config_names, load_dataset
+    wanted = None if subjects is None else [f"mmlu_{s}.csv" for s in subjects]
+    if local_folder("mmlu_redux", folder) is None and wanted is not None:
+        from .upstream_files import UPSTREAM
 
-        rows = []
-        for subject in subjects or get_dataset_config_names("edinburgh-dawg/mmlu-redux"):
-            for r in load_dataset("edinburgh-dawg/mmlu-redux", subject, split="test"):
-                rows.append(
-                    {
-                        "subject": subject,
-                        "question": r["question"],
-                        "choices": list(r["choices"]),
-                        "answer": int(r["answer"]),
-                        "ok": str(r["error_type"]).strip().lower() == "ok",
-                    }
-                )
-        origin = "hub:edinburgh-dawg/mmlu-redux"
+        unknown = [s for s, f in zip(subjects, wanted) if f not in UPSTREAM["mmlu_redux"]["files"]]
+        if unknown:
+            raise DatasetNotAvailableError(f"mmlu_redux: no subject(s) {unknown} in MMLU-Redux 2.0")
+    local, origin = local_or_upstream("mmlu_redux", folder, wanted)
+    files = sorted(local.glob("mmlu_*.csv"))
+    if subjects:
+        files = [f for f in files if f.stem.removeprefix("mmlu_") in subjects]
+        found = {f.stem.removeprefix("mmlu_") for f in files}
+        if set(subjects) - found:
+            missing = sorted(set(subjects) - found)
+            raise DatasetNotAvailableError(f"mmlu_redux: no file for subject(s) {missing} in {local}")
+    rows = [row for f in files for row in _parse_mmlu_file(f)]
     kept = [{k: v for k, v in r.items() if k != "ok"} for r in rows if r["ok"]]
     return {
         "questions": kept,
