@@ -6,7 +6,14 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 status=0
 checked=0
+# .venv's own version was resolved for real by scripts/setup.sh; check the others
+installed=$(.venv/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || true)
 for version in 3.11 3.12 3.13; do
+  if [ "$version" = "$installed" ]; then
+    echo "Python $version: installed in .venv by scripts/setup.sh"
+    checked=$((checked + 1))
+    continue
+  fi
   python=""
   for candidate in $(ls -d "${PYENV_ROOT:-$HOME/.pyenv}/versions/$version".*/bin/python 2>/dev/null | sort -V | tail -n 1) \
     "python$version"; do
