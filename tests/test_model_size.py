@@ -84,6 +84,23 @@ def test_an_unreachable_hub_reads_as_offline(monkeypatch):
     assert candidate.reason == "offline and not in the local Hugging Face cache"
 
 
+def test_a_model_the_hub_refuses_is_reported_not_replaced_by_random_weights(monkeypatch):
+    import httpx
+    import huggingface_hub
+    from huggingface_hub.errors import GatedRepoError
+
+    from helpers.core.models import ModelNotAvailableError
+
+    def gated(*args, **kwargs):
+        request = httpx.Request("GET", "https://huggingface.co/api/models/HuggingFaceTB/SmolLM2-360M-Instruct")
+        raise GatedRepoError("restricted", response=httpx.Response(401, request=request))
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", gated)
+    with pytest.raises(ModelNotAvailableError, match="gated"):
+        model_size.find_candidates(["tiny", "HuggingFaceTB/SmolLM2-360M-Instruct"])
+
+
 def arm(model, kind, scores, record=None):
     return ArmResult(
         f"{model}: {kind}",

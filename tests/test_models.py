@@ -41,7 +41,7 @@ def test_unknown_hub_id_offline_says_how_to_get_it(monkeypatch):
         load_model("nobody-here/no-such-model-xyz")
     message = str(err.value)
     assert "HF_HUB_OFFLINE=1" in message
-    assert "huggingface-cli download nobody-here/no-such-model-xyz" in message
+    assert "hf download nobody-here/no-such-model-xyz" in message
     assert "tiny" in message  # lists what is available locally
 
 
@@ -61,6 +61,45 @@ def test_unreachable_hub_is_named_as_such(monkeypatch):
         "Model 'nobody-here/no-such-model-xyz' is not available here "
         "(the Hugging Face hub cannot be reached and it is not in the local cache)."
     )
+
+
+def _hub_raising(monkeypatch, error):
+    import huggingface_hub
+
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fail)
+
+
+def _hub_http_error(cls, message):
+    import httpx
+
+    request = httpx.Request("GET", "https://huggingface.co/api/models/x")
+    return cls(message, response=httpx.Response(401 if "Gated" in cls.__name__ else 404, request=request))
+
+
+def test_gated_model_names_the_licence_and_the_token(monkeypatch):
+    from huggingface_hub.errors import GatedRepoError
+
+    _hub_raising(monkeypatch, _hub_http_error(GatedRepoError, "Access to model meta-llama/Llama-3.2-1B is restricted"))
+    with pytest.raises(ModelNotAvailableError) as err:
+        load_model("meta-llama/Llama-3.2-1B")
+    message = str(err.value)
+    assert "gated" in message and "https://huggingface.co/meta-llama/Llama-3.2-1B" in message
+    assert "HF_TOKEN" in message and "hf auth login" in message
+    assert err.value.offline is False  # a reachable hub that refused: not to be replaced by an offline stand-in
+
+
+def test_missing_model_says_check_the_id(monkeypatch):
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    _hub_raising(monkeypatch, _hub_http_error(RepositoryNotFoundError, "Repository Not Found for url"))
+    with pytest.raises(ModelNotAvailableError) as err:
+        load_model("nobody-here/no-such-model-xyz")
+    assert "no such model, or it is private" in str(err.value) and "check the id" in str(err.value)
+    assert err.value.offline is False
 
 
 def test_missing_local_paths_fail_clearly(tmp_path):

@@ -243,22 +243,37 @@ def hub_folder(repo_id: str) -> Path:
     try:
         return Path(snapshot_download(repo_id, allow_patterns=patterns))
     except Exception as err:  # offline, no network, unknown repo, gated repo
-        from huggingface_hub.errors import LocalEntryNotFoundError
+        raise hub_error(repo_id, err) from err
 
-        unreachable = isinstance(err, LocalEntryNotFoundError)  # what the hub client raises when it cannot connect
-        if hub_offline():
-            why = " (HF_HUB_OFFLINE=1 and it is not in the local Hugging Face cache)."
-        elif unreachable:
-            why = " (the Hugging Face hub cannot be reached and it is not in the local cache)."
-        else:
-            why = f": {type(err).__name__}: {err}"
-        how = f"Model '{repo_id}' is not available here{why}"
-        raise ModelNotAvailableError(
-            f"{how}\nTo get it: on a machine with internet run `huggingface-cli download {repo_id}` "
-            "(or unset HF_HUB_OFFLINE), or pass a local model folder or a .gguf file path instead.\n"
-            f"Models available locally: {', '.join(available_local_models())}",
-            offline=hub_offline() or unreachable,
-        ) from err
+
+def hub_error(repo_id: str, err: Exception) -> ModelNotAvailableError:
+    """What went wrong fetching `repo_id` from the hub, and the remedy, as one ModelNotAvailableError."""
+    from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError
+
+    unreachable = isinstance(err, LocalEntryNotFoundError)  # what the hub client raises when it cannot connect
+    if hub_offline():
+        why = "HF_HUB_OFFLINE=1 and it is not in the local Hugging Face cache"
+        remedy = f"on a machine with internet run `hf download {repo_id}` (or unset HF_HUB_OFFLINE)"
+    elif isinstance(err, GatedRepoError):  # a subclass of RepositoryNotFoundError: test it first
+        why = "it is gated: its licence must be accepted first"
+        remedy = (
+            f"accept the licence on https://huggingface.co/{repo_id}, then set HF_TOKEN to a token of that account "
+            "(or run `hf auth login`)"
+        )
+    elif isinstance(err, RepositoryNotFoundError):
+        why = "the hub has no such model, or it is private"
+        remedy = "check the id (owner/name, as on the model page); for a private model set HF_TOKEN"
+    elif unreachable:
+        why = "the Hugging Face hub cannot be reached and it is not in the local cache"
+        remedy = f"on a machine with internet run `hf download {repo_id}`, or check the network"
+    else:
+        why = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        remedy = f"try `hf download {repo_id}` to see the hub's full answer"
+    return ModelNotAvailableError(
+        f"Model '{repo_id}' is not available here ({why}).\nTo get it: {remedy}; or pass a local model folder or a "
+        f".gguf file path instead.\nModels available locally: {', '.join(available_local_models())}",
+        offline=hub_offline() or unreachable,
+    )
 
 
 def resolve(name: str) -> tuple[Path, str, list[str]]:

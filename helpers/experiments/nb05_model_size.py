@@ -1,10 +1,11 @@
 """Notebook 05 (model size): which candidate models can run here, their quality arms, what serving
 each costs, the score-against-cost Pareto front, and the verdicts.
 
-A candidate that cannot be loaded here (a hub model while offline) keeps its place in the cost
-comparison when its published architecture is known (timed with random weights, see
+A candidate that cannot be loaded here because the hub is out of reach (offline) keeps its place in the
+cost comparison when its published architecture is known (timed with random weights, see
 `inference_cost`), but has no quality arms: every comparison that needs its answers is reported as
-not run, with the reason.
+not run, with the reason. A model the hub refuses (gated, missing) stops the notebook with the remedy:
+it is never replaced by random weights.
 """
 
 from __future__ import annotations
@@ -59,7 +60,9 @@ def find_candidates(names: list[str], max_scored_params_m: float | None = None) 
         try:
             folder, _, _ = resolve(name)
         except ModelNotAvailableError as err:
-            reason = "offline and not in the local Hugging Face cache" if err.offline else str(err).splitlines()[0]
+            if not err.offline:  # gated, missing or broken: stop with the hub's remedy; no stand-in is timed for it
+                raise
+            reason = "offline and not in the local Hugging Face cache"
             found.append(Candidate(name, False, architecture_for(name), reason, scored=False))
             continue
         config = json.loads((folder / "config.json").read_text())
