@@ -17,7 +17,7 @@ def test_loss_falls_on_assistant_tokens_only(tiny):
         {"role": "assistant", "content": "second answer"},
     ]
     row = tokenize_chat(tiny.tokenizer, messages, max_length=512)
-    trained = tiny.tokenizer.decode([t for t, l in zip(row["input_ids"], row["labels"]) if l != -100])
+    trained = tiny.tokenizer.decode([t for t, label in zip(row["input_ids"], row["labels"]) if label != -100])
     assert trained == "first answer<|im_end|>\nsecond answer<|im_end|>\n"
     full = tiny.tokenizer.apply_chat_template(messages, tokenize=False)
     assert tiny.tokenizer.decode(row["input_ids"]) == full
@@ -151,3 +151,12 @@ def test_optimizer_is_chosen_by_its_trainer_name(toy_examples):
         and SeeOptimizer.seen[-1].startswith("bitsandbytes.optim")
         and record.config["optimizer"] == "adamw_bnb_8bit"
     )
+
+
+def test_no_examples_left_names_max_length(tiny, toy_examples):
+    from helpers.core.training import NoTrainingExamplesError, build_dataset
+
+    with pytest.raises(NoTrainingExamplesError, match="no training examples given"):
+        build_dataset(tiny.tokenizer, [], 512)
+    with pytest.warns(UserWarning), pytest.raises(NoTrainingExamplesError, match="max_length=2; raise max_length"):
+        build_dataset(tiny.tokenizer, toy_examples, 2)
