@@ -300,3 +300,8 @@ def test_a_qlora_adapter_is_evaluated_on_a_4bit_base(tmp_path):
     assert eval_command.adapter_base(adapter) == ("some/base", None)  # no record next to it
     (tmp_path / "run" / "record-rank0.json").write_text(json.dumps({"config": {"method": "qlora"}}))
     assert eval_command.adapter_base(adapter) == ("some/base", "nf4")
+
+
+def test_warnings_print_as_one_line():
+    assert cli.one_line_warning("3 example(s)\n dropped", UserWarning, "x.py", 1) == "warning: 3 example(s) dropped\n"
+    assert cli.one_line_warning("old", FutureWarning, "x.py", 1) == "warning: FutureWarning: old\n"

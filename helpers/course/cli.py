@@ -2,6 +2,7 @@
 
 A mistake in what the user passed (a missing, empty, non-UTF-8 or malformed data file, an unknown model,
 a bad option value) prints one line, `error: ...`, and exits with status 2; `--debug` shows the traceback.
+Warnings print as one line, `warning: ...` (with `--debug`, in Python's usual form, with the source line).
 Heavy modules (torch, transformers) are imported only once a command runs, so `--help` is instant.
 """
 
@@ -126,9 +127,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def one_line_warning(message, category, filename, lineno, line=None) -> str:
+    """warnings.formatwarning for the command line: `warning: ...` on one line, without the source line."""
+    kind = "" if category is UserWarning else f"{category.__name__}: "
+    return f"warning: {kind}{' '.join(str(message).split())}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
     args = build_parser().parse_args(argv)
     quiet_missing_kernels_warning()
+    python_format = warnings.formatwarning
+    if not args.debug:
+        warnings.formatwarning = one_line_warning
     try:
         return _run(args)
     except Exception as err:
@@ -136,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {one_line(err)}", file=sys.stderr)
         return USER_ERROR_STATUS
+    finally:
+        warnings.formatwarning = python_format
 
 
 def _run(args: argparse.Namespace) -> int:
