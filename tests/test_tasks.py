@@ -80,3 +80,31 @@ def test_task_checks_prediction_count(toy_examples):
     with pytest.raises(ValueError, match="3 predictions for 4 examples"):
         task.score(["a", "b", "c"])
     assert task.dataset_info()["train_sha256"] == task.dataset_info()["eval_sha256"]
+
+
+def test_unusable_files_raise_data_file_errors_naming_the_file(tmp_path):
+    from helpers.core.tasks import DataFileError
+
+    with pytest.raises(DataFileError, match=f"{tmp_path / 'none.jsonl'}: no such file"):
+        load_jsonl_examples(tmp_path / "none.jsonl")
+    with pytest.raises(DataFileError, match="is a folder"):
+        load_jsonl_examples(tmp_path)
+    with pytest.raises(DataFileError, match="empty.jsonl: no examples"):
+        load_jsonl_examples(write_lines(tmp_path / "empty.jsonl", ["", "  "]))
+    latin1 = tmp_path / "latin1.jsonl"
+    latin1.write_bytes(b'{"prompt": "a", "completion": "b"}\n{"prompt": "caf\xe9", "completion": "b"}\n')
+    with pytest.raises(DataFormatError) as err:
+        load_jsonl_examples(latin1)
+    assert err.value.problems == [f"{latin1}, line 2: not UTF-8 text (byte 0xe9 at column 16); save the file as UTF-8"]
+    utf16 = tmp_path / "utf16.jsonl"
+    utf16.write_bytes(json.dumps({"prompt": "a", "completion": "b"}).encode("utf-16"))
+    with pytest.raises(DataFileError, match="line 1: the file is UTF-16 text"):
+        load_jsonl_examples(utf16)
+    with pytest.warns(UserWarning), pytest.raises(DataFormatError, match="no usable example: all 1 row"):
+        load_jsonl_examples(write_lines(tmp_path / "bad.jsonl", ["[1]"]), on_error="skip")
+
+
+def test_a_utf8_byte_order_mark_is_tolerated(tmp_path):
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"prompt": "a", "completion": "b"}).encode() + b"\r\n")
+    assert [ex.reference for ex in load_jsonl_examples(path)] == ["b"]

@@ -151,3 +151,12 @@ def test_optimizer_is_chosen_by_its_trainer_name(toy_examples):
         and SeeOptimizer.seen[-1].startswith("bitsandbytes.optim")
         and record.config["optimizer"] == "adamw_bnb_8bit"
     )
+
+
+def test_no_examples_left_names_max_length(tiny, toy_examples):
+    from helpers.core.training import NoTrainingExamplesError, build_dataset
+
+    with pytest.raises(NoTrainingExamplesError, match="no training examples given"):
+        build_dataset(tiny.tokenizer, [], 512)
+    with pytest.warns(UserWarning), pytest.raises(NoTrainingExamplesError, match="max_length=2; raise max_length"):
+        build_dataset(tiny.tokenizer, toy_examples, 2)

@@ -19,7 +19,19 @@ import numpy as np
 ROLES = {"system", "user", "assistant"}
 
 
-class DataFormatError(ValueError):
+class DataFileError(ValueError):
+    """A data file cannot be used: missing, unreadable, not UTF-8 text, empty, or with malformed rows.
+
+    The message names the file, and the line and field where one is at fault. `problems` holds one
+    such line per bad row (empty when the whole file is at fault), so a caller can show just one.
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None):
+        super().__init__(message)
+        self.problems = list(problems or [])
+
+
+class DataFormatError(DataFileError):
     """A dataset row is malformed. The message names the file, the line and the field."""
 
 
@@ -195,21 +207,42 @@ def _row_to_example(row, where: str) -> Example:
 
 
 def load_jsonl_examples(path: str | Path, on_error: str = "raise") -> list[Example]:
-    """Read examples from JSONL: one object per line with `messages`, or `prompt` and `completion`.
+    """Read examples from JSONL (UTF-8): one object per line with `messages`, or `prompt` and `completion`.
 
     on_error="raise" (default) reads the whole file first and raises one DataFormatError that lists
     every bad line (file, line, field); on_error="skip" keeps the good rows and warns about the rest.
+    A file that is missing, unreadable, not UTF-8 text, or without any example raises DataFileError
+    (DataFormatError is one kind of it) in both modes.
     """
     import warnings
 
+    if on_error not in ("raise", "skip"):
+        raise ValueError(f"unknown on_error {on_error!r}: use 'raise' or 'skip'")
     path = Path(path)
     examples, problems = [], []
-    with open(path, encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
+    try:
+        handle = open(path, "rb")  # decoded line by line, so that a bad byte is reported with its line
+    except FileNotFoundError:
+        raise DataFileError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DataFileError(f"{path}: is a folder, not a JSONL file") from None
+    except OSError as err:
+        raise DataFileError(f"{path}: cannot be read ({err.strerror or err})") from None
+    with handle:
+        for line_no, raw in enumerate(handle, start=1):
             where = f"{path}, line {line_no}"
+            if line_no == 1 and raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+                raise DataFileError(f"{where}: the file is UTF-16 text; save it as UTF-8")
             try:
+                try:
+                    line = raw.decode("utf-8-sig" if line_no == 1 else "utf-8")  # tolerate a byte-order mark
+                except UnicodeDecodeError as err:
+                    raise DataFormatError(
+                        f"{where}: not UTF-8 text (byte 0x{raw[err.start]:02x} at column {err.start + 1}); "
+                        "save the file as UTF-8"
+                    ) from None
+                if not line.strip():
+                    continue
                 try:
                     row = json.loads(line)
                 except json.JSONDecodeError as err:
@@ -219,9 +252,13 @@ def load_jsonl_examples(path: str | Path, on_error: str = "raise") -> list[Examp
                 problems.append(str(err))
     if problems and on_error == "raise":
         shown = "\n".join(problems[:20]) + (f"\n... and {len(problems) - 20} more" if len(problems) > 20 else "")
-        raise DataFormatError(f"{len(problems)} malformed row(s) in {path}:\n{shown}")
+        raise DataFormatError(f"{len(problems)} malformed row(s) in {path}:\n{shown}", problems)
     for problem in problems:
         warnings.warn(f"skipped {problem}", stacklevel=2)
+    if not examples:
+        if problems:
+            raise DataFormatError(f"{path}: no usable example: all {len(problems)} row(s) are malformed", problems)
+        raise DataFileError(f"{path}: no examples (the file is empty or has only blank lines)")
     return examples
 
 

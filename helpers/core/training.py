@@ -30,6 +30,10 @@ class TrainingOutOfMemoryError(RuntimeError):
     """The batch did not fit in accelerator memory."""
 
 
+class NoTrainingExamplesError(ValueError):
+    """No example is left to train on: none given, or every answer lies beyond max_length."""
+
+
 @dataclass
 class TrainConfig:
     method: str = "qlora"  # "full" | "lora" | "qlora" (LoRA on a 4-bit NF4 base)
@@ -225,7 +229,12 @@ def build_dataset(tokenizer, examples: list[Example], max_length: int):
     if dropped:
         warnings.warn(f"{dropped} example(s) dropped: no answer tokens within max_length={max_length}", stacklevel=2)
     if not rows:
-        raise ValueError("no training examples left after tokenization; raise max_length")
+        if not examples:
+            raise NoTrainingExamplesError("no training examples given")
+        raise NoTrainingExamplesError(
+            f"no training examples left after tokenization: all {len(examples)} lost their answer to truncation at "
+            f"max_length={max_length}; raise max_length (TrainConfig.max_length, --max-length on the command line)"
+        )
     return Dataset.from_list(rows), dropped
 
 

@@ -1,16 +1,83 @@
-"""Command line: `python -m helpers course --profile cpu`, `python -m helpers prepare-model`."""
+"""Command line: `python -m helpers course --profile cpu`, `python -m helpers train ...`, `python -m helpers eval ...`.
+
+A mistake in what the user passed (a missing, empty, non-UTF-8 or malformed data file, an unknown model,
+a bad option value) prints one line, `error: ...`, and exits with status 2; `--debug` shows the traceback.
+Warnings print as one line, `warning: ...` (with `--debug`, in Python's usual form, with the source line).
+Heavy modules (torch, transformers) are imported only once a command runs, so `--help` is instant.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import sys
 
-from .profiles import PROFILES
+PROFILES = ("smoke", "cpu", "gpu")  # helpers.course.profiles.PROFILES, without importing torch for --help
+USER_ERROR_STATUS = 2
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers", description="Fine-tuning myths course")
+class UserError(Exception):
+    """A mistake in a command's input or options: printed as one line (no traceback), exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: `error: argument --steps: invalid positive int value: '0' (see ... --help)`."""
+
+    def error(self, message: str):
+        self.exit(USER_ERROR_STATUS, f"error: {message} (see `{self.prog} --help`)\n")
+
+
+# The exceptions that are the user's to fix, by module. Looked up only in modules already imported (an error
+# cannot come from a module that never loaded), so that a bad data file fails at once, before torch loads.
+USER_ERRORS = {
+    "helpers.core.tasks": "DataFileError",  # missing, unreadable, non-UTF-8, empty or malformed data files
+    "helpers.core.models": "ModelNotAvailableError",  # unknown model names, missing folders
+    "helpers.core.training": "NoTrainingExamplesError",  # every answer cut off by --max-length
+}
+
+
+def is_user_error(err: BaseException) -> bool:
+    kinds = [UserError] + [getattr(sys.modules[m], name) for m, name in USER_ERRORS.items() if m in sys.modules]
+    return isinstance(err, tuple(kinds))
+
+
+def one_line(err: BaseException) -> str:
+    """An error as one line: the first bad row of a data file (and how many more), other messages joined."""
+    problems = getattr(err, "problems", None)
+    if problems:
+        more = f" [+{len(problems) - 1} more malformed row(s); --debug lists all]" if len(problems) > 1 else ""
+        return problems[0] + more
+    return " ".join(part.strip() for part in str(err).splitlines() if part.strip()) or type(err).__name__
+
+
+class MissingKernelsFilter(logging.Filter):
+    """Drops bitsandbytes' import-time warning that the optional `kernels` package (a faster CPU 4-bit
+    matmul fetched from the Hugging Face hub) is not installed; every other record passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        missing_kernels = any(isinstance(arg, ModuleNotFoundError) and arg.name == "kernels" for arg in args)
+        return not (missing_kernels and str(record.msg).startswith("Failed to load CPU gemm_4bit_forward"))
+
+
+def quiet_missing_kernels_warning() -> None:
+    """Install the filter on the logger bitsandbytes.backends.cpu.ops uses, before bitsandbytes is imported."""
+    logger = logging.getLogger("bitsandbytes.backends.cpu.ops")
+    if not any(isinstance(f, MissingKernelsFilter) for f in logger.filters):
+        logger.addFilter(MissingKernelsFilter())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="python -m helpers", description="Fine-tuning myths course")
+    debug = Parser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks of errors")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
-    course = sub.add_parser("course", help="run the notebooks with papermill")
+
+    def command(name: str, **kwargs) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[debug], **kwargs)  # --debug also after the command name
+
+    course = command("course", help="run the notebooks with papermill")
     course.add_argument(
         "--profile", choices=PROFILES, default=None, help="default: gpu when CUDA is available, else cpu"
     )
@@ -19,26 +86,30 @@ def main(argv: list[str] | None = None) -> int:
     course.add_argument(
         "--publish", action="store_true", help="copy the run's results into results/<profile>/ for the playbook"
     )
-    prepare = sub.add_parser(
+    prepare = command(
         "prepare-model", help="convert/cache a model so later loads are fast (default: the embedded SmolLM2)"
     )
     prepare.add_argument("name", nargs="?", default="smollm2-135m")
-    playbook = sub.add_parser("playbook", help="regenerate the playbook pages from the result files")
+    playbook = command("playbook", help="regenerate the playbook pages from the result files")
     playbook.add_argument(
         "--check", action="store_true", help="fail if a page is stale or cites a missing or stale result"
     )
     playbook.add_argument(
         "--site", metavar="DIR", help="also build the static HTML site into DIR (open DIR/index.html)"
     )
-    probe = sub.add_parser(
+    probe = command(
         "measure-training", help="(internal) train one configuration in this fresh process and write its record"
     )
     probe.add_argument("spec", help="JSON spec written by helpers.core.cost_probe.measure_training_cost")
-    train = sub.add_parser("train", help="fine-tune on a JSONL file (one device, or several under `accelerate launch`)")
-    from .train_command import add_arguments
+    from . import eval_command, train_command  # both import their heavy modules only when they run
 
-    add_arguments(train)
-    bench = sub.add_parser(
+    train_command.add_arguments(
+        command("train", help="fine-tune on a JSONL file (one device, or several under `accelerate launch`)")
+    )
+    eval_command.add_arguments(
+        command("eval", help="score a model, or a base model with a trained adapter, on a JSONL file")
+    )
+    bench = command(
         "benchmark", help="training throughput and memory: the course default against a naive Trainer baseline"
     )
     bench.add_argument(
@@ -49,12 +120,39 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument(
         "--models", nargs="+", help="models instead of the profile's, e.g. random:Qwen2.5-1.5B or a hub id"
     )
-    inference = sub.add_parser(
+    inference = command(
         "measure-inference", help="(internal) time one model's serving in this fresh process and write the result"
     )
     inference.add_argument("spec", help="JSON spec written by helpers.core.inference_cost.measure_inference_cost")
-    args = parser.parse_args(argv)
+    return parser
 
+
+def one_line_warning(message, category, filename, lineno, line=None) -> str:
+    """warnings.formatwarning for the command line: `warning: ...` on one line, without the source line."""
+    kind = "" if category is UserWarning else f"{category.__name__}: "
+    return f"warning: {kind}{' '.join(str(message).split())}\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    import warnings
+
+    args = build_parser().parse_args(argv)
+    quiet_missing_kernels_warning()
+    python_format = warnings.formatwarning
+    if not args.debug:
+        warnings.formatwarning = one_line_warning
+    try:
+        return _run(args)
+    except Exception as err:
+        if args.debug or not is_user_error(err):
+            raise
+        print(f"error: {one_line(err)}", file=sys.stderr)
+        return USER_ERROR_STATUS
+    finally:
+        warnings.formatwarning = python_format
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "course":
         from .runner import run_course
 
@@ -82,6 +180,10 @@ def main(argv: list[str] | None = None) -> int:
         from .train_command import run as run_train
 
         return run_train(args)
+    if args.command == "eval":
+        from .eval_command import run as run_eval
+
+        return run_eval(args)
     if args.command == "benchmark":
         from .benchmark import run as run_benchmark_command
 
@@ -90,4 +192,4 @@ def main(argv: list[str] | None = None) -> int:
         from ..core.inference_cost import run_spec as run_inference_spec
 
         return run_inference_spec(args.spec)
-    return 2
+    return USER_ERROR_STATUS

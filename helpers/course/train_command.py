@@ -12,8 +12,37 @@ import json
 import os
 from pathlib import Path
 
-from ..core.tasks import load_jsonl_examples
-from ..core.training import METHODS, TrainConfig, finetune
+METHODS = ("full", "lora", "qlora")  # helpers.core.training.METHODS, without importing torch for --help
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
+
+
+positive_int.__name__ = "positive int"  # argparse names the type in its message: invalid positive int value: '0'
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise ValueError(text)
+    return value
+
+
+positive_float.__name__ = "positive number"
+
+
+def fraction(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < 1:
+        raise ValueError(text)
+    return value
+
+
+fraction.__name__ = "fraction (0 <= x < 1)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,16 +54,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--output", required=True, help="folder for the adapter (or model) and the training records")
     parser.add_argument("--method", choices=METHODS, default="qlora")
-    parser.add_argument("--steps", type=int, default=-1, help="optimizer steps (overrides --epochs)")
-    parser.add_argument("--epochs", type=float, default=1.0)
-    parser.add_argument("--batch-size", type=int, default=8, help="sequences per device per step")
-    parser.add_argument("--grad-accum", type=int, default=1)
-    parser.add_argument("--lr", type=float, default=None, help="default: 2e-5 for full, 2e-4 for LoRA/QLoRA")
+    parser.add_argument("--steps", type=positive_int, default=-1, help="optimizer steps (overrides --epochs)")
+    parser.add_argument("--epochs", type=positive_float, default=1.0)
+    parser.add_argument("--batch-size", type=positive_int, default=8, help="sequences per device per step")
+    parser.add_argument("--grad-accum", type=positive_int, default=1)
     parser.add_argument(
-        "--warmup", type=float, default=0.1, help="share of the steps spent warming the learning rate up from 0"
+        "--max-length",
+        type=positive_int,
+        default=1024,
+        help="tokens per example (default 1024): longer ones are cut from the right, and dropped if no answer is left",
     )
-    parser.add_argument("--lora-r", type=int, default=16)
-    parser.add_argument("--lora-dropout", type=float, default=0.05)
+    parser.add_argument("--lr", type=positive_float, default=None, help="default: 2e-5 for full, 2e-4 for LoRA/QLoRA")
+    parser.add_argument(
+        "--warmup", type=fraction, default=0.1, help="share of the steps spent warming the learning rate up from 0"
+    )
+    parser.add_argument("--lora-r", type=positive_int, default=16)
+    parser.add_argument("--lora-dropout", type=fraction, default=0.05)
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto")
     parser.add_argument(
         "--no-group-by-length", action="store_true", help="random order instead of batches of similar length"
@@ -42,15 +77,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
 
 
-def run(args: argparse.Namespace) -> int:
-    rank = int(os.environ.get("RANK", "0"))
-    config = TrainConfig(
+def config_from_args(args: argparse.Namespace, save: bool = True):
+    """The TrainConfig the options describe."""
+    from ..core.training import TrainConfig
+
+    return TrainConfig(
         method=args.method,
         learning_rate=args.lr,
         epochs=args.epochs,
         max_steps=args.steps,
         batch_size=args.batch_size,
         grad_accum=args.grad_accum,
+        max_length=args.max_length,
         warmup_ratio=args.warmup,
         lora_r=args.lora_r,
         lora_alpha=2 * args.lora_r,
@@ -58,15 +96,29 @@ def run(args: argparse.Namespace) -> int:
         precision=args.precision,
         group_by_length=not args.no_group_by_length,
         seed=args.seed,
-        save=rank == 0,
+        save=save,
     )
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..core.tasks import load_jsonl_examples
+    from .cli import UserError
+
     output = Path(args.output)
-    _, record = finetune(args.model, load_jsonl_examples(args.data), config, output_dir=output, progress=rank == 0)
+    if output.exists() and not output.is_dir():
+        raise UserError(f"--output {output}: exists and is not a folder")
+    examples = load_jsonl_examples(args.data)  # before torch loads: a bad file fails at once
+
+    from ..core.training import finetune
+
+    rank = int(os.environ.get("RANK", "0"))
+    config = config_from_args(args, save=rank == 0)
+    trained, record = finetune(args.model, examples, config, output_dir=output, progress=rank == 0)
+    if record.saved_path and config.method == "full":  # a full model folder loads with its tokenizer (`eval --model`)
+        trained.tokenizer.save_pretrained(record.saved_path)
     summary = {**record.to_dict(), "rank": rank, "world_size": int(os.environ.get("WORLD_SIZE", "1"))}
     (output / f"record-rank{rank}.json").write_text(json.dumps(summary, indent=2))
     if rank == 0:
-        print(
-            f"trained {record.optimizer_steps} steps, final loss {record.final_loss:.4f}; saved to "
-            f"{record.saved_path or output}"
-        )
+        saved = record.saved_path or output
+        print(f"trained {record.optimizer_steps} steps, final loss {record.final_loss:.4f}; saved to {saved}")
     return 0
