@@ -1,6 +1,6 @@
 import pytest
 
-from helpers.core.retrieval import BM25Retriever, question_of, recall_at_k, tokenize
+from helpers.core.retrieval import BM25Retriever, recall_at_k, tokenize
 from helpers.data.knowledge_base import build_knowledge_base, question_sets
 
 
@@ -77,7 +77,7 @@ def test_results_are_deterministic_and_ties_break_by_doc_id(kb, sets):
     first = BM25Retriever(kb.documents)
     second = BM25Retriever(dict(reversed(list(kb.documents.items()))))
     for ex in sets["paraphrase"][:20]:
-        assert first.search(question_of(ex), k=5) == second.search(question_of(ex), k=5)
+        assert first.search(ex.last_user_message, k=5) == second.search(ex.last_user_message, k=5)
     # A query sharing no word with any document scores every document 0: order is by doc id.
     assert first.search("xyzzy plugh", k=4) == sorted(kb.documents)[:4]
     tied = BM25Retriever({"b": "same words here", "a": "same words here", "c": "other text entirely"})

@@ -29,7 +29,7 @@ def tokens(text: str) -> list[str]:
 
 def user_texts(examples: Iterable[Example]) -> list[str]:
     """The last user message of each example: the request a monitor sees."""
-    return [next(m["content"] for m in reversed(ex.messages) if m["role"] == "user") for ex in examples]
+    return [ex.last_user_message for ex in examples]
 
 
 def _ngram_counts(texts: Iterable[str], n: tuple[int, ...]) -> Counter:

@@ -40,15 +40,10 @@ class BM25Retriever:
         return [self.documents[d] for d in self.search(query, k)]
 
 
-def question_of(example: Example) -> str:
-    """The example's question: its last user message."""
-    return next(m["content"] for m in reversed(example.messages) if m["role"] == "user")
-
-
 def recall_at_k(retriever: BM25Retriever, examples: list[Example], k: int) -> float:
     """Share of the examples with a gold document (meta["doc_id"] not None) whose document is in the top k."""
     gold = [ex for ex in examples if ex.meta.get("doc_id") is not None]
     if not gold:
         raise ValueError("no example has a meta['doc_id'] to check retrieval against")
-    hits = sum(ex.meta["doc_id"] in retriever.search(question_of(ex), k) for ex in gold)
+    hits = sum(ex.meta["doc_id"] in retriever.search(ex.last_user_message, k) for ex in gold)
     return hits / len(gold)

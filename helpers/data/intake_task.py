@@ -455,7 +455,7 @@ def filter_noisy_examples(examples: list[Example]) -> tuple[list[Example], dict]
     """
     kept, removed_by_reason = [], {}
     for ex in examples:
-        note = next(m["content"] for m in reversed(ex.messages[:-1]) if m["role"] == "user")
+        note = ex.last_user_message
         reason = _problem(note, ex.reference)
         if reason is None:
             kept.append(ex)

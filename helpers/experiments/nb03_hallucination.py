@@ -15,7 +15,7 @@ import numpy as np
 from ..core import plots, stats
 from ..core.generation import generate
 from ..core.models import LoadedModel
-from ..core.retrieval import BM25Retriever, question_of
+from ..core.retrieval import BM25Retriever
 from ..core.scoring import answer_outcomes
 from ..core.tasks import Example
 from ..data.knowledge_base import SYSTEM_PROMPT, with_context
@@ -27,7 +27,7 @@ IN_DOMAIN = ("seen", "paraphrase", "unseen", "unanswerable")  # questions about 
 
 def with_retrieval(examples: list[Example], retriever: BM25Retriever, k: int) -> list[Example]:
     """Each example with the k retrieved documents in a RAG system prompt."""
-    return [with_context(ex, retriever.search_texts(question_of(ex), k)) for ex in examples]
+    return [with_context(ex, retriever.search_texts(ex.last_user_message, k)) for ex in examples]
 
 
 @dataclass

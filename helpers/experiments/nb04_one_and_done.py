@@ -350,7 +350,7 @@ def simulate_clinc(
     from ..data.clinc150 import clinc_example
 
     def relabel(examples: list[Example], labels: list[str]) -> list[Example]:
-        return [clinc_example(ex.messages[1]["content"], ex.meta["label"], labels, ex.meta) for ex in examples]
+        return [clinc_example(ex.last_user_message, ex.meta["label"], labels, ex.meta) for ex in examples]
 
     base0, record = finetune(model_name, periods[0]["train"], config, progress=False)
     strategies = {
