@@ -1,6 +1,7 @@
 import pytest
 
-from helpers.core.retrieval import BM25Retriever, recall_at_k, tokenize
+from helpers.core.retrieval import BM25Retriever, recall_at_k
+from helpers.core.words import words, words_with_apostrophes
 from helpers.data.knowledge_base import build_knowledge_base, question_sets
 
 
@@ -19,8 +20,16 @@ def retriever(kb):
     return BM25Retriever(kb.documents)
 
 
-def test_tokenize_lowercases_and_splits_on_non_alphanumerics():
-    assert tokenize("Zorvant Labs' CEO: $129, 9am-5pm!") == ["zorvant", "labs", "ceo", "129", "9am", "5pm"]
+def test_words_lowercase_and_split_on_non_alphanumerics():
+    assert words("Zorvant Labs' CEO: $129, 9am-5pm!") == ["zorvant", "labs", "ceo", "129", "9am", "5pm"]
+    assert words("What is Zorvant's CEO's name?") == ["what", "is", "zorvant", "s", "ceo", "s", "name"]
+    assert words_with_apostrophes("What's Zorvant's price? Don't know.") == [
+        "what's",
+        "zorvant's",
+        "price",
+        "don't",
+        "know",
+    ]
 
 
 def test_finds_the_document_that_states_the_fact(kb, retriever):
