@@ -17,6 +17,7 @@ import numpy as np
 from ..core import plots, stats
 from ..core.generation import generate
 from ..core.models import LoadedModel
+from ..core.records import smoke_labelled
 from ..core.scoring import answer_outcomes, label_scores
 from ..core.tasks import Example
 from ..core.training import TrainConfig, finetune, merged_for_inference
@@ -224,8 +225,7 @@ def _timing_verdict(claim: str, first_firing: int | None, drop_period: int | Non
         f"{claim}: {status.upper()}. First firing: {'period ' + str(first_firing) if first_firing is not None else 'never'}; "
         f"first significant drop of the once-trained model: {'period ' + str(drop_period) if drop_period is not None else 'none measured'}."
     )
-    if profile == "smoke":
-        text = f"[{verdict.SMOKE_LABEL}] {text}"
+    text = smoke_labelled(text, profile)
     nan = float("nan")
     return verdict.Verdict(claim, status, nan, nan, nan, text)
 
