@@ -264,16 +264,16 @@ def plot(comparison: list[dict], profile: str, subtitle: str):
 
 def run(profile: str, run_dir=None, publish: bool = False, models: list[str] | None = None) -> int:
     """`python -m helpers benchmark`: measure, compare, write a result record and a figure."""
-    import shutil
     from datetime import datetime
     from pathlib import Path
 
     import torch
 
     from ..core import plots, records
-    from ..core.paths import RESULTS_DIR, RUNS_DIR
+    from ..core.paths import RUNS_DIR
     from ..data.intake_task import intake_task
     from . import profiles
+    from .runner import publish_results
 
     cfg = profiles.settings("benchmark", profile, models=models)
     run_dir = Path(run_dir or RUNS_DIR / f"{datetime.now():%Y%m%d-%H%M%S}-benchmark-{cfg.profile}")
@@ -344,10 +344,7 @@ def run(profile: str, run_dir=None, publish: bool = False, models: list[str] | N
     path = records.write_record(record, out, "benchmark_training")
     print(f"wrote {path}")
     if publish:
-        target = RESULTS_DIR / cfg.profile
-        target.mkdir(parents=True, exist_ok=True)
-        for item in (path, figure):
-            shutil.copy2(item, target / item.name)
+        target = publish_results([path, figure], cfg.profile)
         print(f"published to {target}")
     return 0
 
