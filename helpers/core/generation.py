@@ -10,17 +10,22 @@ from tqdm.auto import tqdm
 from .models import LoadedModel
 
 
+def prompt_token_ids(tokenizer, prompts: list[list[dict]]) -> list[list[int]]:
+    """The token ids of chat prompts rendered by the chat template with the assistant's turn opened."""
+    texts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
+    return [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+
+
 def left_padded_batches(
     tokenizer, prompts: list[list[dict]], batch_size: int, device
 ) -> Iterator[tuple[list[int], torch.Tensor, torch.Tensor]]:
-    """Chat prompts, formatted for generation, tokenized and sorted by length, in left-padded batches.
+    """Chat prompts, tokenized (prompt_token_ids) and sorted by length, in left-padded batches.
 
     Yields (indices into `prompts`, input_ids, attention_mask) per batch. Sorting puts prompts of similar
     length together, so little compute goes to padding; left padding keeps every prompt's last token in
     the last position, where generation continues and where the next-token logits are read.
     """
-    texts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
-    encoded = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+    encoded = prompt_token_ids(tokenizer, prompts)
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
     pad_id = tokenizer.pad_token_id
     for start in range(0, len(order), batch_size):

@@ -21,7 +21,7 @@ import torch
 
 from .cost_model import Architecture, architecture_for
 from .cost_probe import CostProbeError, run_helpers_command
-from .generation import generate
+from .generation import generate, prompt_token_ids
 from .models import LoadedModel, build_random_model, default_device, default_dtype, load_model, resolve
 from .training import current_memory_mb, peak_memory_mb
 
@@ -111,8 +111,7 @@ def measure(spec: InferenceSpec) -> dict:
     started = time.perf_counter()
     generate(loaded, batch, batch_size=spec.batch_size, **run)
     batch_seconds = time.perf_counter() - started
-    texts = [loaded.tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in batch]
-    prompt_tokens = [len(loaded.tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
+    prompt_tokens = [len(ids) for ids in prompt_token_ids(loaded.tokenizer, batch)]
     parameters = sum(p.numel() for p in loaded.model.parameters())
     weight_bytes = sum(p.numel() * p.element_size() for p in loaded.model.parameters())
     return {
