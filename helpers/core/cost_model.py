@@ -353,5 +353,8 @@ def recommend_method(
         gpu,
         usable_fraction,
     ):
-        return "QLoRA with a smaller batch (and gradient accumulation) or shorter sequences: the activations do not fit at this batch."
+        return (
+            "QLoRA with a smaller batch (and gradient accumulation) or shorter sequences: "
+            "the activations do not fit at this batch."
+        )
     return "Nothing fits this card: choose a smaller model or a larger GPU (or shard across GPUs with FSDP)."

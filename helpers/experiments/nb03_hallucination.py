@@ -94,7 +94,9 @@ def outcome_table(results: dict[str, dict[str, SetScores]]) -> list[dict]:
                         for m in ("accuracy", "hallucination_rate", "abstention_rate")
                     },
                     "accuracy 95% CI": f"{s['accuracy']['ci_low']:.2f} to {s['accuracy']['ci_high']:.2f}",
-                    "hallucination 95% CI": f"{s['hallucination_rate']['ci_low']:.2f} to {s['hallucination_rate']['ci_high']:.2f}",
+                    "hallucination 95% CI": (
+                        f"{s['hallucination_rate']['ci_low']:.2f} to {s['hallucination_rate']['ci_high']:.2f}"
+                    ),
                 }
             )
     return rows
@@ -242,7 +244,8 @@ def hallucination_verdicts(
             profile,
         ),
         verdict.judge_threshold(
-            "After fine-tuning the model still hallucinates on in-domain facts it was not taught (unseen; rate above 10%)",
+            "After fine-tuning the model still hallucinates on in-domain facts it was not taught "
+            "(unseen; rate above 10%)",
             ft["unseen"].summary()["hallucination_rate"],
             0.10,
             profile,
@@ -257,12 +260,14 @@ def hallucination_verdicts(
             profile,
         ),
         verdict.judge_difference(
-            "Fine-tuning with abstention examples plus RAG is more reliable than RAG alone (correct outcomes over all in-domain sets)",
+            "Fine-tuning with abstention examples plus RAG is more reliable than RAG alone "
+            "(correct outcomes over all in-domain sets)",
             stats.paired_comparison(pooled(fta, IN_DOMAIN, "accuracy"), pooled(br, IN_DOMAIN, "accuracy")),
             profile,
         ),
         verdict.judge_difference(
-            "Training abstention cuts hallucination on unanswerable questions (fine-tuned + RAG minus fine-tuned with abstention + RAG)",
+            "Training abstention cuts hallucination on unanswerable questions "
+            "(fine-tuned + RAG minus fine-tuned with abstention + RAG)",
             stats.paired_comparison(
                 ftr["unanswerable"].outcomes["hallucination_rate"], fta["unanswerable"].outcomes["hallucination_rate"]
             ),
@@ -274,7 +279,8 @@ def hallucination_verdicts(
         low, high = shares[0], shares[-1]
         out.append(
             verdict.judge_difference(
-                f"Fine-tuning on unknown facts lowers accuracy on known ones (long training: {low:.0%} minus {high:.0%} unknown)",
+                "Fine-tuning on unknown facts lowers accuracy on known ones "
+                f"(long training: {low:.0%} minus {high:.0%} unknown)",
                 stats.paired_comparison(curve_scores[(low, "long")], curve_scores[(high, "long")]),
                 profile,
             )
@@ -343,8 +349,10 @@ def unknown_share_curve(
         scores[(share, "long")] = answer_outcomes(long_answers, gold)["accuracy"]
         scores[(share, "early")] = answer_outcomes(early_answers, gold)["accuracy"]
         print(
-            f"{share:>4.0%} unknown: held-out known accuracy {scores[(share, 'early')].mean():.1%} after {early_step} steps, "
-            f"{scores[(share, 'long')].mean():.1%} after {record.optimizer_steps} (final train loss {record.final_loss:.3f})"
+            f"{share:>4.0%} unknown: held-out known accuracy {scores[(share, 'early')].mean():.1%} "
+            f"after {early_step} steps, "
+            f"{scores[(share, 'long')].mean():.1%} after {record.optimizer_steps} "
+            f"(final train loss {record.final_loss:.3f})"
         )
         del tuned
     return scores

@@ -176,7 +176,8 @@ def maintenance_verdicts(
             profile,
         ),
         verdict.judge_difference(
-            f"Retraining on new data alone forgets what still holds; replay prevents it (replay minus new-only, unchanged facts, period {last})",
+            "Retraining on new data alone forgets what still holds; replay prevents it "
+            f"(replay minus new-only, unchanged facts, period {last})",
             stats.paired_comparison(
                 world_scores.scores[replay][last]["unchanged"], world_scores.scores[new_only][last]["unchanged"]
             ),
@@ -204,7 +205,8 @@ def maintenance_verdicts(
         p = periods[-1]
         out.append(
             verdict.judge_difference(
-                f"CLINC150: replay keeps earlier intents that new-data-only retraining forgets (replay minus new-only, old intents, period {p})",
+                "CLINC150: replay keeps earlier intents that new-data-only retraining forgets "
+                f"(replay minus new-only, old intents, period {p})",
                 stats.paired_comparison(clinc.scores[replay][p]["old"], clinc.scores[new_only][p]["old"]),
                 profile,
             )
@@ -222,8 +224,10 @@ def _timing_verdict(claim: str, first_firing: int | None, drop_period: int | Non
             verdict.SUPPORTED if first_firing is not None and first_firing <= drop_period else verdict.NOT_SUPPORTED
         )
     text = (
-        f"{claim}: {status.upper()}. First firing: {'period ' + str(first_firing) if first_firing is not None else 'never'}; "
-        f"first significant drop of the once-trained model: {'period ' + str(drop_period) if drop_period is not None else 'none measured'}."
+        f"{claim}: {status.upper()}. "
+        f"First firing: {'period ' + str(first_firing) if first_firing is not None else 'never'}; "
+        "first significant drop of the once-trained model: "
+        f"{'period ' + str(drop_period) if drop_period is not None else 'none measured'}."
     )
     text = smoke_labelled(text, profile)
     nan = float("nan")

@@ -50,7 +50,10 @@ def judge_difference(
         + f", n={comparison.get('n')})."
     )
     if low > margin and test_disagrees:
-        text += f" The interval excludes the line but the permutation test does not (p >= {ALPHA}): too few items to decide."
+        text += (
+            f" The interval excludes the line but the permutation test does not (p >= {ALPHA}): "
+            "too few items to decide."
+        )
     text = smoke_labelled(text, profile)
     return Verdict(claim, status, effect, low, high, text)
 
@@ -65,7 +68,8 @@ def judge_threshold(
     else:
         status = SUPPORTED if high < threshold else NOT_SUPPORTED if low > threshold else INCONCLUSIVE
     text = (
-        f"{claim}: {status.upper()}. Measured {mean * scale:.3g}{unit} (95% CI {low * scale:.3g} to {high * scale:.3g}{unit}); "
+        f"{claim}: {status.upper()}. Measured {mean * scale:.3g}{unit} "
+        f"(95% CI {low * scale:.3g} to {high * scale:.3g}{unit}); "
         f"threshold {'>' if above else '<'} {threshold * scale:.3g}{unit}."
     )
     text = smoke_labelled(text, profile)
@@ -83,7 +87,8 @@ def judge_non_inferiority(
     effect, low, high = comparison["mean_diff"], comparison["ci_low"], comparison["ci_high"]
     status = SUPPORTED if low > -margin else NOT_SUPPORTED if high < -margin else INCONCLUSIVE
     text = (
-        f"{claim}: {status.upper()}. Difference {effect * scale:+.1f} {unit} (95% CI {low * scale:+.1f} to {high * scale:+.1f}, "
+        f"{claim}: {status.upper()}. Difference {effect * scale:+.1f} {unit} "
+        f"(95% CI {low * scale:+.1f} to {high * scale:+.1f}, "
         f"n={comparison.get('n')}); margin -{margin * scale:.1f} {unit}."
     )
     text = smoke_labelled(text, profile)
@@ -109,7 +114,10 @@ def judge_measured(
     spread = (
         f" (range over {len(values)} runs {low * scale:.3g} to {high * scale:.3g}{unit})" if len(values) > 1 else ""
     )
-    text = f"{claim}: {status.upper()}. Measured {mean * scale:.3g}{unit}{spread}; threshold {'>' if above else '<'} {threshold * scale:.3g}{unit}."
+    text = (
+        f"{claim}: {status.upper()}. Measured {mean * scale:.3g}{unit}{spread}; "
+        f"threshold {'>' if above else '<'} {threshold * scale:.3g}{unit}."
+    )
     text = smoke_labelled(text, profile)
     return Verdict(claim, status, mean - threshold, low, high, text)
 
