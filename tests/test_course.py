@@ -53,3 +53,18 @@ def test_only_rejects_unknown_names():
         course.list_notebooks(["not-a-notebook"])
     assert course.list_notebooks(["quickstart"])[0].name == "00_quickstart.ipynb"
     assert paths.NOTEBOOKS_DIR.is_dir()
+
+
+def test_publish_replaces_files_and_merges_folders(tmp_path, monkeypatch):
+    monkeypatch.setattr(course, "RESULTS_DIR", tmp_path / "results")
+    run = tmp_path / "run"
+    (run / "figures").mkdir(parents=True)
+    (run / "01_data_size.json").write_text("new")
+    (run / "figures" / "new.png").write_bytes(b"new")
+    published = tmp_path / "results" / "smoke"
+    (published / "figures").mkdir(parents=True)
+    (published / "01_data_size.json").write_text("old")
+    (published / "figures" / "old.png").write_bytes(b"old")
+    assert course.publish_results(run.iterdir(), "smoke") == published
+    assert (published / "01_data_size.json").read_text() == "new"
+    assert sorted(p.name for p in (published / "figures").iterdir()) == ["new.png", "old.png"]

@@ -1,6 +1,5 @@
 import pytest
 
-from helpers.core.retrieval import question_of
 from helpers.core.scoring import answer_matches
 from helpers.data import drift_world as dw
 
@@ -83,7 +82,7 @@ def test_retired_product_answer_names_the_quarter(world):
         if ex.meta["fact_id"] == f"{doc_id}:availability"
     ]
     assert examples and examples[0].reference == f"No, it was retired in Q{when + 1}."
-    assert name in question_of(examples[0]) or name.lower() in question_of(examples[0])
+    assert name in examples[0].last_user_message or name.lower() in examples[0].last_user_message
     assert not answer_matches("Yes, it is available.", examples[0].meta["answers"])
 
 
@@ -152,7 +151,9 @@ def test_replay_mix_drops_stale_examples_and_keeps_all_new(world):
     assert all(ex.meta["valid_through"] >= 2 for ex in replayed)
     current = world.periods[2].facts
     assert all(current[ex.meta["fact_id"]].value == ex.reference for ex in replayed)
-    assert sorted(map(question_of, new)) == sorted(question_of(ex) for ex in mixed if ex.meta["period"] == 2)
+    assert sorted(ex.last_user_message for ex in new) == sorted(
+        ex.last_user_message for ex in mixed if ex.meta["period"] == 2
+    )
     assert dw.replay_mix(new, old, replay_share=0.0, seed=0) != [] and len(dw.replay_mix(new, old, 0.0, seed=0)) == len(
         new
     )

@@ -12,6 +12,24 @@ def test_tiny_model_dimensions_are_multiples_of_64(tiny):
     assert tiny.source == "tiny" and len(tiny.content_hash) == 64
 
 
+def test_random_weights_are_seeded_and_leave_the_global_random_state_alone():
+    from helpers.core.cost_model import Architecture
+
+    arch = Architecture("toy", 64, 2, 128, 2, 1, 512, True)
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    first = models.build_random_model(arch, torch.float32, seed=0, pad_token_id=0)
+    assert torch.equal(torch.rand(3), expected)
+    again = models.build_random_model(arch, torch.float32, seed=0, pad_token_id=0).state_dict()
+    other = models.build_random_model(arch, torch.float32, seed=1, pad_token_id=0).state_dict()
+    assert all(torch.equal(value, again[name]) for name, value in first.state_dict().items())
+    assert not torch.equal(
+        first.state_dict()["model.layers.0.mlp.up_proj.weight"], other["model.layers.0.mlp.up_proj.weight"]
+    )
+    assert not first.state_dict()["model.embed_tokens.weight"][0].any()  # the pad token's row starts at zero
+
+
 def test_tiny_model_is_the_same_everywhere(tiny):
     again = load_model("tiny")
     assert again.content_hash == tiny.content_hash

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 GB = 1e9
 ATTENTION = ("q_proj", "k_proj", "v_proj", "o_proj")
 ALL_LINEAR = ATTENTION + ("gate_proj", "up_proj", "down_proj")
-METHODS = ("full", "lora", "qlora")
+METHODS = ("full", "lora", "qlora")  # the fine-tuning methods: training.finetune runs them, this module prices them
 DTYPE_BYTES = {"fp32": 4, "bf16": 2}
 # 4-bit NF4 with blocks of 64 and double quantization: 4 bits + 8-bit absmax per 64 weights
 # + an fp32 constant per 256 blocks = about 4.127 bits per weight.

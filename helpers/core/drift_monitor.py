@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import random
-import re
 from collections import Counter
 from typing import Iterable
 
@@ -18,24 +17,18 @@ import numpy as np
 
 from .scoring import is_abstention
 from .tasks import Example
-
-_TOKEN = re.compile(r"[a-z0-9']+")
-
-
-def tokens(text: str) -> list[str]:
-    """Lowercase words (letters, digits, apostrophes)."""
-    return _TOKEN.findall(text.lower())
+from .words import words_with_apostrophes
 
 
 def user_texts(examples: Iterable[Example]) -> list[str]:
     """The last user message of each example: the request a monitor sees."""
-    return [next(m["content"] for m in reversed(ex.messages) if m["role"] == "user") for ex in examples]
+    return [ex.last_user_message for ex in examples]
 
 
 def _ngram_counts(texts: Iterable[str], n: tuple[int, ...]) -> Counter:
     counts: Counter = Counter()
     for text in texts:
-        words = tokens(text)
+        words = words_with_apostrophes(text)
         for size in n:
             counts.update(" ".join(words[i : i + size]) for i in range(len(words) - size + 1))
     return counts
@@ -65,8 +58,8 @@ def ngram_drift(reference_texts: list[str], current_texts: list[str], n: tuple[i
 
 def out_of_vocabulary_rate(reference_texts: list[str], current_texts: list[str]) -> float:
     """Share of the current texts' word tokens that never occur in the reference texts."""
-    vocabulary = {w for text in reference_texts for w in tokens(text)}
-    words = [w for text in current_texts for w in tokens(text)]
+    vocabulary = {w for text in reference_texts for w in words_with_apostrophes(text)}
+    words = [w for text in current_texts for w in words_with_apostrophes(text)]
     if not words:
         raise ValueError("out_of_vocabulary_rate needs at least one word in the current texts")
     return sum(w not in vocabulary for w in words) / len(words)

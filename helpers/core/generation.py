@@ -2,10 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 from tqdm.auto import tqdm
 
 from .models import LoadedModel
+
+
+def prompt_token_ids(tokenizer, prompts: list[list[dict]]) -> list[list[int]]:
+    """The token ids of chat prompts rendered by the chat template with the assistant's turn opened."""
+    texts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
+    return [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+
+
+def left_padded_batches(
+    tokenizer, prompts: list[list[dict]], batch_size: int, device
+) -> Iterator[tuple[list[int], torch.Tensor, torch.Tensor]]:
+    """Chat prompts, tokenized (prompt_token_ids) and sorted by length, in left-padded batches.
+
+    Yields (indices into `prompts`, input_ids, attention_mask) per batch. Sorting puts prompts of similar
+    length together, so little compute goes to padding; left padding keeps every prompt's last token in
+    the last position, where generation continues and where the next-token logits are read.
+    """
+    encoded = prompt_token_ids(tokenizer, prompts)
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+    pad_id = tokenizer.pad_token_id
+    for start in range(0, len(order), batch_size):
+        batch = order[start : start + batch_size]
+        longest = max(len(encoded[i]) for i in batch)
+        ids = torch.tensor([[pad_id] * (longest - len(encoded[i])) + encoded[i] for i in batch], device=device)
+        mask = torch.tensor([[0] * (longest - len(encoded[i])) + [1] * len(encoded[i]) for i in batch], device=device)
+        yield batch, ids, mask
 
 
 def generate(
@@ -19,35 +47,25 @@ def generate(
 ) -> list[str]:
     """Greedy completions for chat prompts, in input order.
 
-    Prompts are sorted by length and left-padded in batches, so little compute goes to padding.
+    Prompts are sorted by length and left-padded in batches (left_padded_batches).
     min_new_tokens: generate at least this many tokens (timing runs set it to max_new_tokens so that
     every request does the same work).
     """
     tokenizer = loaded.tokenizer
-    texts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
-    encoded = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
-    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
-    outputs: list[str] = [""] * len(encoded)
-    pad_id = tokenizer.pad_token_id
-    device = loaded.device
-    bar = tqdm(total=len(order), desc=description, disable=not progress, leave=False)
+    outputs: list[str] = [""] * len(prompts)
+    bar = tqdm(total=len(prompts), desc=description, disable=not progress, leave=False)
     with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            batch = order[start : start + batch_size]
-            longest = max(len(encoded[i]) for i in batch)
-            ids = torch.tensor([[pad_id] * (longest - len(encoded[i])) + encoded[i] for i in batch], device=device)
-            mask = torch.tensor(
-                [[0] * (longest - len(encoded[i])) + [1] * len(encoded[i]) for i in batch], device=device
-            )
+        for batch, ids, mask in left_padded_batches(tokenizer, prompts, batch_size, loaded.device):
             generated = loaded.model.generate(
                 input_ids=ids,
                 attention_mask=mask,
                 max_new_tokens=max_new_tokens,
                 do_sample=False,
                 **({"min_new_tokens": min_new_tokens} if min_new_tokens else {}),
-                pad_token_id=pad_id,
+                pad_token_id=tokenizer.pad_token_id,
                 eos_token_id=tokenizer.eos_token_id,
             )
+            longest = ids.shape[1]
             for row, index in enumerate(batch):
                 outputs[index] = tokenizer.decode(generated[row, longest:], skip_special_tokens=True).strip()
             bar.update(len(batch))

@@ -21,8 +21,8 @@ import torch
 
 from .cost_model import Architecture, architecture_for
 from .cost_probe import CostProbeError, run_helpers_command
-from .generation import generate
-from .models import LoadedModel, default_device, default_dtype, load_model, resolve
+from .generation import generate, prompt_token_ids
+from .models import LoadedModel, build_random_model, default_device, default_dtype, load_model, resolve
 from .training import current_memory_mb, peak_memory_mb
 
 REAL, RANDOM = "real", "random (published config)"
@@ -57,8 +57,8 @@ def run_spec(spec_path: str | Path) -> int:
 
 
 def random_weight_model(arch: Architecture, tokenizer_model: str, device: str | None = None) -> LoadedModel:
-    """A model with `arch`'s shapes and random weights, with the tokenizer of `tokenizer_model`."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    """A model with `arch`'s shapes and random weights from seed 0, with the tokenizer of `tokenizer_model`."""
+    from transformers import AutoTokenizer
 
     device = device or default_device()
     dtype = default_dtype(device)
@@ -66,8 +66,7 @@ def random_weight_model(arch: Architecture, tokenizer_model: str, device: str | 
     tokenizer = AutoTokenizer.from_pretrained(resolve(tokenizer_model)[0])
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_config(arch.to_transformers_config(), dtype=dtype).to(device).eval()
+    model = build_random_model(arch, dtype, seed=0).to(device).eval()
     return LoadedModel(
         model=model,
         tokenizer=tokenizer,
@@ -112,8 +111,7 @@ def measure(spec: InferenceSpec) -> dict:
     started = time.perf_counter()
     generate(loaded, batch, batch_size=spec.batch_size, **run)
     batch_seconds = time.perf_counter() - started
-    texts = [loaded.tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in batch]
-    prompt_tokens = [len(loaded.tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
+    prompt_tokens = [len(ids) for ids in prompt_token_ids(loaded.tokenizer, batch)]
     parameters = sum(p.numel() for p in loaded.model.parameters())
     weight_bytes = sum(p.numel() * p.element_size() for p in loaded.model.parameters())
     return {

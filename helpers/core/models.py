@@ -15,11 +15,15 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from .paths import cache_dir, hub_offline
+from .seeds import torch_seeded
+
+if TYPE_CHECKING:
+    from .cost_model import Architecture
 
 TINY = "tiny"
 EMBEDDED = "smollm2-135m"
@@ -183,23 +187,33 @@ def random_architecture_folder(architecture: str) -> Path:
     return folder
 
 
-def _save_random_model(arch, folder: Path) -> None:
+def build_random_model(arch: Architecture, dtype: torch.dtype, seed: int = 0, **config_fields):
+    """A transformers model with `arch`'s shapes (Architecture.to_transformers_config) and random weights
+    drawn on the CPU from `seed`: the same seed and fields give the same weights. `config_fields` set
+    further config values, such as the special token ids (the pad token's embedding row starts at zero).
+    The global random state is left as it was (seeds.torch_seeded)."""
     from transformers import AutoModelForCausalLM
 
+    config = arch.to_transformers_config()
+    for key, value in config_fields.items():
+        setattr(config, key, value)
+    with torch_seeded(seed):
+        return AutoModelForCausalLM.from_config(config, dtype=dtype)
+
+
+def _save_random_model(arch: Architecture, folder: Path) -> None:
     from .tiny import build_tiny_tokenizer
 
     print(f"Building {arch.name} with random weights (once) ...", flush=True)
     tokenizer = build_tiny_tokenizer()
-    config = arch.to_transformers_config()
-    config.pad_token_id, config.bos_token_id, config.eos_token_id = (
-        tokenizer.pad_token_id,
-        tokenizer.bos_token_id,
-        tokenizer.eos_token_id,
+    model = build_random_model(
+        arch,
+        torch.bfloat16,
+        seed=0,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
     )
-    generator_state = torch.random.get_rng_state()
-    torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
-    torch.random.set_rng_state(generator_state)
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)

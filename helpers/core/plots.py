@@ -6,6 +6,8 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
+from .records import SMOKE_WATERMARK
+
 PALETTE = ["#1f5f8b", "#e07b39", "#3a9d5d", "#b8445a", "#7a5ea8", "#8c8c8c", "#c9a227"]
 
 
@@ -90,7 +92,7 @@ def smoke_watermark(fig, profile: str) -> None:
         fig.text(
             0.5,
             0.5,
-            "SMOKE RUN\nnot a finding",
+            SMOKE_WATERMARK,
             ha="center",
             va="center",
             fontsize=28,

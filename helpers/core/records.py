@@ -29,6 +29,12 @@ TRACKED_PACKAGES = [
     "papermill",
 ]
 SMOKE_LABEL = "SMOKE RUN (tiny random model): plumbing check, not a finding"
+SMOKE_WATERMARK = "SMOKE RUN\nnot a finding"  # the same warning, short enough to stamp across a figure
+
+
+def smoke_labelled(text: str, profile: str) -> str:
+    """`text`, prefixed with [SMOKE_LABEL] on the smoke profile so that it is never read as a finding."""
+    return f"[{SMOKE_LABEL}] {text}" if profile == "smoke" else text
 
 
 def package_versions() -> dict[str, str]:

@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 from rank_bm25 import BM25Okapi
 
 from .tasks import Example
-
-_TOKEN = re.compile(r"[a-z0-9]+")
-
-
-def tokenize(text: str) -> list[str]:
-    """Lowercase and split on anything that is not a letter or a digit."""
-    return _TOKEN.findall(text.lower())
+from .words import words
 
 
 class BM25Retriever:
@@ -25,13 +17,13 @@ class BM25Retriever:
         self.documents = dict(documents)
         self.doc_ids = sorted(self.documents)
         # Pre-tokenized corpus: rank_bm25 would otherwise start a multiprocessing pool to tokenize.
-        self._bm25 = BM25Okapi([tokenize(self.documents[d]) for d in self.doc_ids])
+        self._bm25 = BM25Okapi([words(self.documents[d]) for d in self.doc_ids])
 
     def search(self, query: str, k: int = 3) -> list[str]:
         """The ids of the k best documents for the query, best first."""
         if k < 1:
             raise ValueError(f"k must be at least 1; got {k}")
-        scores = self._bm25.get_scores(tokenize(query))
+        scores = self._bm25.get_scores(words(query))
         ranked = sorted(range(len(self.doc_ids)), key=lambda i: (-float(scores[i]), self.doc_ids[i]))
         return [self.doc_ids[i] for i in ranked[:k]]
 
@@ -40,15 +32,10 @@ class BM25Retriever:
         return [self.documents[d] for d in self.search(query, k)]
 
 
-def question_of(example: Example) -> str:
-    """The example's question: its last user message."""
-    return next(m["content"] for m in reversed(example.messages) if m["role"] == "user")
-
-
 def recall_at_k(retriever: BM25Retriever, examples: list[Example], k: int) -> float:
     """Share of the examples with a gold document (meta["doc_id"] not None) whose document is in the top k."""
     gold = [ex for ex in examples if ex.meta.get("doc_id") is not None]
     if not gold:
         raise ValueError("no example has a meta['doc_id'] to check retrieval against")
-    hits = sum(ex.meta["doc_id"] in retriever.search(question_of(ex), k) for ex in gold)
+    hits = sum(ex.meta["doc_id"] in retriever.search(ex.last_user_message, k) for ex in gold)
     return hits / len(gold)

@@ -48,6 +48,11 @@ class Example:
     def reference(self) -> str:
         return self.messages[-1]["content"]
 
+    @property
+    def last_user_message(self) -> str:
+        """The content of the last user message: the request (question, note) the model answers."""
+        return next(m["content"] for m in reversed(self.messages) if m["role"] == "user")
+
     def to_json(self) -> dict:
         return {"messages": self.messages, **({"meta": self.meta} if self.meta else {})}
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+from .seeds import torch_seeded
 
 TINY_VERSION = "tiny-llama-v1"
 CHATML_TEMPLATE = (
@@ -72,10 +73,8 @@ def build_tiny_model(tokenizer: PreTrainedTokenizerFast, seed: int = 0) -> Llama
     )
     if len(tokenizer) > config.vocab_size:
         raise ValueError(f"tiny tokenizer has {len(tokenizer)} tokens, more than vocab_size {config.vocab_size}")
-    generator_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    model = LlamaForCausalLM(config)
-    torch.random.set_rng_state(generator_state)
+    with torch_seeded(seed):
+        model = LlamaForCausalLM(config)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     return model

@@ -19,10 +19,10 @@ from pathlib import Path
 import torch
 from transformers import TrainerCallback
 
+from .cost_model import METHODS
 from .models import LoadedModel, load_model
 from .tasks import Example
 
-METHODS = ("full", "lora", "qlora")
 DEFAULT_LR = {"full": 2e-5, "lora": 2e-4, "qlora": 2e-4}
 
 

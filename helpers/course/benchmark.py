@@ -117,8 +117,8 @@ def run_benchmark(
             rows.append({"model": model, "method": method, "arm": arm.name, "changes": arm.changes, **_row(record)})
             measured[key] = rows[-1]
             progress(
-                f"{model} {method:>5} {arm.name:<26} {record['tokens_per_second']:7.1f} tokens/s, peak "
-                f"{rows[-1]['training_memory_mb']:7.0f} MB, "
+                f"{model} {method:>5} {arm.name:<26} {record['tokens_per_second']:7.1f} tokens/s, "
+                f"peak {rows[-1]['training_memory_mb']:7.0f} MB, "
                 f"mean loss {record['mean_train_loss']:.3f} ({time.perf_counter() - started:.0f} s)"
             )
     return rows
@@ -182,8 +182,8 @@ def compare(rows: list[dict], baseline: str = NAIVE.name) -> list[dict]:
 
 
 def goal_met(row: dict, speed_up: float = 1.5) -> bool:
-    """The goal for the default: at least `speed_up` times the baseline's tokens/s, at equal or lower memory,
-    same loss."""
+    """The issue's goal for the default: at least `speed_up` times the baseline's tokens/s, at equal or lower
+    memory, same loss."""
     if "speed-up" not in row:
         return False  # out of memory, or no baseline to compare with
     return row["speed-up"] >= speed_up and row["memory ratio"] <= 1.0 and row["same loss"]
@@ -266,16 +266,16 @@ def plot(comparison: list[dict], profile: str, subtitle: str):
 
 def run(profile: str, run_dir=None, publish: bool = False, models: list[str] | None = None) -> int:
     """`python -m helpers benchmark`: measure, compare, write a result record and a figure."""
-    import shutil
     from datetime import datetime
     from pathlib import Path
 
     import torch
 
     from ..core import plots, records
-    from ..core.paths import RESULTS_DIR, RUNS_DIR
+    from ..core.paths import RUNS_DIR
     from ..data.intake_task import intake_task
     from . import profiles
+    from .runner import publish_results
 
     cfg = profiles.settings("benchmark", profile, models=models)
     run_dir = Path(run_dir or RUNS_DIR / f"{datetime.now():%Y%m%d-%H%M%S}-benchmark-{cfg.profile}")
@@ -289,8 +289,8 @@ def run(profile: str, run_dir=None, publish: bool = False, models: list[str] | N
     rows, models, architectures = [], [], {}
     for model in cfg.models:
         print(
-            f"Benchmark ({cfg.profile}): {model}, {cfg.n_examples} client-intake examples, {cfg.steps} steps of "
-            f"{cfg.batch_size}"
+            f"Benchmark ({cfg.profile}): {model}, {cfg.n_examples} client-intake examples, "
+            f"{cfg.steps} steps of {cfg.batch_size}"
         )
         rows += run_benchmark(
             model, task.train, cfg.methods, bench_arms, cfg.steps, cfg.batch_size, cfg.learning_rates, cfg.seeds[0]
@@ -310,8 +310,8 @@ def run(profile: str, run_dir=None, publish: bool = False, models: list[str] | N
             continue
         mfu_text = f", MFU {row['MFU']:.1%}" if "MFU" in row else ""
         print(
-            f"{row['model']} {row['method']:>5} {row['arm']:<26} speed-up {row['speed-up']:.2f}x, memory "
-            f"{row['memory ratio']:.2f}x, "
+            f"{row['model']} {row['method']:>5} {row['arm']:<26} speed-up {row['speed-up']:.2f}x, "
+            f"memory {row['memory ratio']:.2f}x, "
             f"loss change {row['loss change']:+.1%}{mfu_text}"
         )
     figure = plots.save_figure(
@@ -349,10 +349,7 @@ def run(profile: str, run_dir=None, publish: bool = False, models: list[str] | N
     path = records.write_record(record, out, "benchmark_training")
     print(f"wrote {path}")
     if publish:
-        target = RESULTS_DIR / cfg.profile
-        target.mkdir(parents=True, exist_ok=True)
-        for item in (path, figure):
-            shutil.copy2(item, target / item.name)
+        target = publish_results([path, figure], cfg.profile)
         print(f"published to {target}")
     return 0
 

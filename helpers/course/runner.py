@@ -7,6 +7,7 @@ import shutil
 import sys
 import time
 import traceback
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -24,6 +25,20 @@ def list_notebooks(only: list[str] | None = None) -> list[Path]:
             raise SystemExit(f"--only {missing}: no such notebook; have {[nb.stem for nb in notebooks]}")
         return chosen
     return notebooks
+
+
+def publish_results(items: Iterable[Path], profile: str) -> Path:
+    """Copy a run's result files (and folders) into results/<profile>/, where the playbook reads them;
+    return that folder. Files of the same name are replaced; folders are merged."""
+    target = RESULTS_DIR / profile
+    target.mkdir(parents=True, exist_ok=True)
+    for item in items:
+        destination = target / item.name
+        if item.is_dir():
+            shutil.copytree(item, destination, dirs_exist_ok=True)
+        else:
+            shutil.copy2(item, destination)
+    return target
 
 
 def _headline(results_dir: Path, notebook: Path) -> str:
@@ -87,14 +102,7 @@ def run_course(
     print(f"\nExecuted notebooks and results: {run_dir}")
     failed = [row for row in rows if row[1] != "ok"]
     if publish and not failed:
-        target = RESULTS_DIR / profile
-        target.mkdir(parents=True, exist_ok=True)
-        for item in results_dir.iterdir():
-            destination = target / item.name
-            if item.is_dir():
-                shutil.copytree(item, destination, dirs_exist_ok=True)
-            else:
-                shutil.copy2(item, destination)
+        target = publish_results(results_dir.iterdir(), profile)
         print(f"Published results to {target}")
     if failed:
         print(f"\n{len(failed)} notebook(s) failed: " + ", ".join(f"{r[0]} ({r[3]})" for r in failed), file=sys.stderr)

@@ -494,8 +494,8 @@ def catalog_documents(world: World, period: int) -> dict[str, str]:
 
 def with_catalog_context(world: World, period: int, examples: list[Example], k: int = 2) -> list[Example]:
     """The examples with the k best catalog documents of `period` (BM25 on the question) in a RAG prompt."""
-    from ..core.retrieval import BM25Retriever, question_of
+    from ..core.retrieval import BM25Retriever
     from .knowledge_base import with_context
 
     retriever = BM25Retriever(catalog_documents(world, period))
-    return [with_context(ex, retriever.search_texts(question_of(ex), k)) for ex in examples]
+    return [with_context(ex, retriever.search_texts(ex.last_user_message, k)) for ex in examples]

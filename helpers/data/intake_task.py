@@ -156,16 +156,16 @@ EXTRAS = (
 )
 TEMPLATES = (
     "New intake call. Caller: {name}, DOB {dob}. {matter} {urgency} {extra} Best number is {phone}, email {email}.",
-    "{name} called this morning. {matter} Born {dob}. {extra} Can be reached at {phone} or by email at {email}. "
-    "{urgency}",
+    "{name} called this morning. {matter} Born {dob}. {extra} "
+    "Can be reached at {phone} or by email at {email}. {urgency}",
     "Walk-in client {name} (email: {email}, phone: {phone}). Date of birth {dob}. {matter} {extra} {urgency}",
     "Voicemail from {name}: {matter} {urgency} Callback number {phone}. Email on file is {email}. DOB {dob}. {extra}",
     "Intake note. {urgency} Client is {name}, born on {dob}, contact {phone} / {email}. {matter} {extra}",
     "Spoke with {name} ({dob}) on the main line. {matter} {extra} Prefers email at {email}; phone {phone}. {urgency}",
-    "Web form submission: name {name}; DOB {dob}; tel {phone}; email {email}. Issue described: {matter} {urgency} "
-    "{extra}",
-    "Referral from an existing client. {name} reached out via {email}. {matter} {extra} Date of birth is {dob}. "
-    "Phone {phone}. {urgency}",
+    "Web form submission: name {name}; DOB {dob}; tel {phone}; email {email}. "
+    "Issue described: {matter} {urgency} {extra}",
+    "Referral from an existing client. {name} reached out via {email}. {matter} {extra} "
+    "Date of birth is {dob}. Phone {phone}. {urgency}",
 )
 
 
@@ -205,9 +205,11 @@ def _canonical_phone(digits: str) -> str:
 
 def _phone_digits(rng: random.Random) -> str:
     """Ten digits of a plausible US number: area code and exchange do not start with 0 or 1."""
-    area = f"{rng.randint(2, 9)}{rng.randint(0, 99):02d}"
-    exchange = f"{rng.randint(2, 9)}{rng.randint(0, 99):02d}"
-    return f"{area}{exchange}{rng.randint(0, 9999):04d}"
+    return (
+        f"{rng.randint(2, 9)}{rng.randint(0, 99):02d}"
+        f"{rng.randint(2, 9)}{rng.randint(0, 99):02d}"
+        f"{rng.randint(0, 9999):04d}"
+    )
 
 
 def _opposing_party(kind: str, fake: Faker, rng: random.Random) -> str:
@@ -462,7 +464,7 @@ def filter_noisy_examples(examples: list[Example]) -> tuple[list[Example], dict]
     """
     kept, removed_by_reason = [], {}
     for ex in examples:
-        note = next(m["content"] for m in reversed(ex.messages[:-1]) if m["role"] == "user")
+        note = ex.last_user_message
         reason = _problem(note, ex.reference)
         if reason is None:
             kept.append(ex)

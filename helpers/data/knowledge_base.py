@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import random
-import re
 from dataclasses import dataclass
 
 from ..core.seeds import derived_seed
 from ..core.tasks import Example
+from ..core.words import words
 from .names import Namer
 
 KINDS = ("company", "person", "product", "policy")
@@ -153,8 +153,6 @@ ROLES = {  # role -> extra accepted answers
 }
 REFUND_DAYS = (7, 10, 14, 21, 30, 45, 60, 90)
 WARRANTY_MONTHS = (6, 12, 18, 24, 36, 48, 60)
-
-WORD = re.compile(r"[a-z0-9]+")
 
 
 @dataclass
@@ -315,7 +313,7 @@ def fact_example(fact: Fact, set_name: str, wording: str = "train") -> Example:
 
 
 def _kb_vocabulary(kb: KnowledgeBase) -> set[str]:
-    return {token for text in kb.documents.values() for token in WORD.findall(text.lower())}
+    return {word for text in kb.documents.values() for word in words(text)}
 
 
 def _bucket(name: str) -> int:

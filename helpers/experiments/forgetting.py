@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..core.generation import left_padded_batches
 from ..core.models import LoadedModel
 from ..data.sources import load_mmlu_redux
 
@@ -75,31 +77,18 @@ def choose_options(
     description: str = "MMLU-Redux",
 ) -> np.ndarray:
     """The chosen option index for each question (argmax of the letters' next-token logits)."""
-    tokenizer = loaded.tokenizer
-    letter_ids = torch.tensor(_letter_ids(tokenizer))
-    texts = [
-        tokenizer.apply_chat_template(question_prompt(q), tokenize=False, add_generation_prompt=True) for q in questions
-    ]
-    encoded = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
-    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+    letter_ids = torch.tensor(_letter_ids(loaded.tokenizer))
+    batches = left_padded_batches(loaded.tokenizer, [question_prompt(q) for q in questions], batch_size, loaded.device)
     chosen = np.zeros(len(questions), dtype=int)
     model = loaded.model
     was_training = model.training
     model.eval()
     with torch.inference_mode():
-        for start in tqdm(range(0, len(order), batch_size), desc=description, disable=not progress, leave=False):
-            batch = order[start : start + batch_size]
-            longest = max(len(encoded[i]) for i in batch)
-            ids = torch.tensor(
-                [[tokenizer.pad_token_id] * (longest - len(encoded[i])) + encoded[i] for i in batch],
-                device=loaded.device,
-            )
-            mask = torch.tensor(
-                [[0] * (longest - len(encoded[i])) + [1] * len(encoded[i]) for i in batch], device=loaded.device
-            )
-            logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=1).logits[
-                :, -1, :
-            ]  # only the last position
+        for batch, ids, mask in tqdm(
+            batches, total=math.ceil(len(questions) / batch_size), desc=description, disable=not progress, leave=False
+        ):
+            # only the last position's logits: the next token after the assistant turn opens
+            logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=1).logits[:, -1, :]
             picks = logits[:, letter_ids.to(logits.device)].argmax(dim=-1).cpu().numpy()
             for row, index in enumerate(batch):
                 chosen[index] = picks[row]

@@ -15,7 +15,7 @@ import numpy as np
 from ..core import plots, stats
 from ..core.generation import generate
 from ..core.models import LoadedModel
-from ..core.retrieval import BM25Retriever, question_of
+from ..core.retrieval import BM25Retriever
 from ..core.scoring import answer_outcomes
 from ..core.tasks import Example
 from ..data.knowledge_base import SYSTEM_PROMPT, with_context
@@ -27,7 +27,7 @@ IN_DOMAIN = ("seen", "paraphrase", "unseen", "unanswerable")  # questions about 
 
 def with_retrieval(examples: list[Example], retriever: BM25Retriever, k: int) -> list[Example]:
     """Each example with the k retrieved documents in a RAG system prompt."""
-    return [with_context(ex, retriever.search_texts(question_of(ex), k)) for ex in examples]
+    return [with_context(ex, retriever.search_texts(ex.last_user_message, k)) for ex in examples]
 
 
 @dataclass
@@ -244,8 +244,8 @@ def hallucination_verdicts(
             profile,
         ),
         verdict.judge_threshold(
-            "After fine-tuning the model still hallucinates on in-domain facts it was not taught (unseen; rate "
-            "above 10%)",
+            "After fine-tuning the model still hallucinates on in-domain facts it was not taught "
+            "(unseen; rate above 10%)",
             ft["unseen"].summary()["hallucination_rate"],
             0.10,
             profile,
@@ -260,14 +260,14 @@ def hallucination_verdicts(
             profile,
         ),
         verdict.judge_difference(
-            "Fine-tuning with abstention examples plus RAG is more reliable than RAG alone (correct outcomes over "
-            "all in-domain sets)",
+            "Fine-tuning with abstention examples plus RAG is more reliable than RAG alone "
+            "(correct outcomes over all in-domain sets)",
             stats.paired_comparison(pooled(fta, IN_DOMAIN, "accuracy"), pooled(br, IN_DOMAIN, "accuracy")),
             profile,
         ),
         verdict.judge_difference(
-            "Training abstention cuts hallucination on unanswerable questions (fine-tuned + RAG minus fine-tuned "
-            "with abstention + RAG)",
+            "Training abstention cuts hallucination on unanswerable questions "
+            "(fine-tuned + RAG minus fine-tuned with abstention + RAG)",
             stats.paired_comparison(
                 ftr["unanswerable"].outcomes["hallucination_rate"], fta["unanswerable"].outcomes["hallucination_rate"]
             ),
@@ -279,8 +279,8 @@ def hallucination_verdicts(
         low, high = shares[0], shares[-1]
         out.append(
             verdict.judge_difference(
-                f"Fine-tuning on unknown facts lowers accuracy on known ones (long training: {low:.0%} minus "
-                f"{high:.0%} unknown)",
+                "Fine-tuning on unknown facts lowers accuracy on known ones "
+                f"(long training: {low:.0%} minus {high:.0%} unknown)",
                 stats.paired_comparison(curve_scores[(low, "long")], curve_scores[(high, "long")]),
                 profile,
             )
@@ -349,10 +349,10 @@ def unknown_share_curve(
         scores[(share, "long")] = answer_outcomes(long_answers, gold)["accuracy"]
         scores[(share, "early")] = answer_outcomes(early_answers, gold)["accuracy"]
         print(
-            f"{share:>4.0%} unknown: held-out known accuracy {scores[(share, 'early')].mean():.1%} after "
-            f"{early_step} steps, "
-            f"{scores[(share, 'long')].mean():.1%} after {record.optimizer_steps} (final train loss "
-            f"{record.final_loss:.3f})"
+            f"{share:>4.0%} unknown: held-out known accuracy {scores[(share, 'early')].mean():.1%} "
+            f"after {early_step} steps, "
+            f"{scores[(share, 'long')].mean():.1%} after {record.optimizer_steps} "
+            f"(final train loss {record.final_loss:.3f})"
         )
         del tuned
     return scores

@@ -17,6 +17,7 @@ import numpy as np
 from ..core import plots, stats
 from ..core.generation import generate
 from ..core.models import LoadedModel
+from ..core.records import smoke_labelled
 from ..core.scoring import answer_outcomes, label_scores
 from ..core.tasks import Example
 from ..core.training import TrainConfig, finetune, merged_for_inference
@@ -175,8 +176,8 @@ def maintenance_verdicts(
             profile,
         ),
         verdict.judge_difference(
-            "Retraining on new data alone forgets what still holds; replay prevents it (replay minus new-only, "
-            f"unchanged facts, period {last})",
+            "Retraining on new data alone forgets what still holds; replay prevents it "
+            f"(replay minus new-only, unchanged facts, period {last})",
             stats.paired_comparison(
                 world_scores.scores[replay][last]["unchanged"], world_scores.scores[new_only][last]["unchanged"]
             ),
@@ -204,8 +205,8 @@ def maintenance_verdicts(
         p = periods[-1]
         out.append(
             verdict.judge_difference(
-                "CLINC150: replay keeps earlier intents that new-data-only retraining forgets (replay minus "
-                f"new-only, old intents, period {p})",
+                "CLINC150: replay keeps earlier intents that new-data-only retraining forgets "
+                f"(replay minus new-only, old intents, period {p})",
                 stats.paired_comparison(clinc.scores[replay][p]["old"], clinc.scores[new_only][p]["old"]),
                 profile,
             )
@@ -223,13 +224,12 @@ def _timing_verdict(claim: str, first_firing: int | None, drop_period: int | Non
             verdict.SUPPORTED if first_firing is not None and first_firing <= drop_period else verdict.NOT_SUPPORTED
         )
     text = (
-        f"{claim}: {status.upper()}. First firing: "
-        f"{'period ' + str(first_firing) if first_firing is not None else 'never'}; "
+        f"{claim}: {status.upper()}. "
+        f"First firing: {'period ' + str(first_firing) if first_firing is not None else 'never'}; "
         "first significant drop of the once-trained model: "
         f"{'period ' + str(drop_period) if drop_period is not None else 'none measured'}."
     )
-    if profile == "smoke":
-        text = f"[{verdict.SMOKE_LABEL}] {text}"
+    text = smoke_labelled(text, profile)
     nan = float("nan")
     return verdict.Verdict(claim, status, nan, nan, nan, text)
 
@@ -354,7 +354,7 @@ def simulate_clinc(
     from ..data.clinc150 import clinc_example
 
     def relabel(examples: list[Example], labels: list[str]) -> list[Example]:
-        return [clinc_example(ex.messages[1]["content"], ex.meta["label"], labels, ex.meta) for ex in examples]
+        return [clinc_example(ex.last_user_message, ex.meta["label"], labels, ex.meta) for ex in examples]
 
     base0, record = finetune(model_name, periods[0]["train"], config, progress=False)
     strategies = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from ..core.records import SMOKE_LABEL
+from ..core.records import smoke_labelled
 
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive"
 ALPHA = 0.05  # a difference counts only when the permutation test agrees with the interval
@@ -54,8 +54,7 @@ def judge_difference(
             f" The interval excludes the line but the permutation test does not (p >= {ALPHA}): "
             "too few items to decide."
         )
-    if profile == "smoke":
-        text = f"[{SMOKE_LABEL}] {text}"
+    text = smoke_labelled(text, profile)
     return Verdict(claim, status, effect, low, high, text)
 
 
@@ -69,12 +68,11 @@ def judge_threshold(
     else:
         status = SUPPORTED if high < threshold else NOT_SUPPORTED if low > threshold else INCONCLUSIVE
     text = (
-        f"{claim}: {status.upper()}. Measured {mean * scale:.3g}{unit} (95% CI {low * scale:.3g} to "
-        f"{high * scale:.3g}{unit}); "
+        f"{claim}: {status.upper()}. Measured {mean * scale:.3g}{unit} "
+        f"(95% CI {low * scale:.3g} to {high * scale:.3g}{unit}); "
         f"threshold {'>' if above else '<'} {threshold * scale:.3g}{unit}."
     )
-    if profile == "smoke":
-        text = f"[{SMOKE_LABEL}] {text}"
+    text = smoke_labelled(text, profile)
     return Verdict(claim, status, mean - threshold, low, high, text)
 
 
@@ -89,12 +87,11 @@ def judge_non_inferiority(
     effect, low, high = comparison["mean_diff"], comparison["ci_low"], comparison["ci_high"]
     status = SUPPORTED if low > -margin else NOT_SUPPORTED if high < -margin else INCONCLUSIVE
     text = (
-        f"{claim}: {status.upper()}. Difference {effect * scale:+.1f} {unit} (95% CI {low * scale:+.1f} to "
-        f"{high * scale:+.1f}, "
+        f"{claim}: {status.upper()}. Difference {effect * scale:+.1f} {unit} "
+        f"(95% CI {low * scale:+.1f} to {high * scale:+.1f}, "
         f"n={comparison.get('n')}); margin -{margin * scale:.1f} {unit}."
     )
-    if profile == "smoke":
-        text = f"[{SMOKE_LABEL}] {text}"
+    text = smoke_labelled(text, profile)
     return Verdict(claim, status, effect, low, high, text)
 
 
@@ -121,14 +118,12 @@ def judge_measured(
         f"{claim}: {status.upper()}. Measured {mean * scale:.3g}{unit}{spread}; "
         f"threshold {'>' if above else '<'} {threshold * scale:.3g}{unit}."
     )
-    if profile == "smoke":
-        text = f"[{SMOKE_LABEL}] {text}"
+    text = smoke_labelled(text, profile)
     return Verdict(claim, status, mean - threshold, low, high, text)
 
 
 def not_run(claim: str, reason: str, profile: str) -> Verdict:
     """A claim this run could not test, with the reason; it carries no numbers."""
     text = f"{claim}: NOT RUN. {reason}"
-    if profile == "smoke":
-        text = f"[{SMOKE_LABEL}] {text}"
+    text = smoke_labelled(text, profile)
     return Verdict(claim, NOT_RUN, None, None, None, text)
