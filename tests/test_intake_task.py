@@ -31,7 +31,7 @@ def test_task_shape_and_clean_targets():
     task = intake_task(30, 25)
     assert (task.name, task.headline_metric) == ("client_intake", "field_f1")
     assert len(task.train) == 30 and len(task.eval) == 25
-    assert task.source["origin"] == "helpers.intake_task" and task.source["noise_kinds"] == list(ALL_NOISE_KINDS)
+    assert task.source["origin"] == "helpers.data.intake_task" and task.source["noise_kinds"] == list(ALL_NOISE_KINDS)
     for ex in task.train + task.eval:
         assert [m["role"] for m in ex.messages] == ["system", "user", "assistant"]
         assert ex.messages[0]["content"] == INTAKE_SYSTEM_PROMPT

@@ -4,6 +4,7 @@ import pytest
 
 from helpers.core.scoring import answer_matches, answer_outcomes, is_abstention
 from helpers.data import knowledge_base as kbm
+from helpers.data import names
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,7 @@ def test_entities_kinds_attributes_and_unique_made_up_names(kb):
     assert len(set(all_names)) == len(all_names)
     assert not set(ceos) & {e.name for e in kb.entities if e.kind == "person"}  # CEOs are not person entities
     for name in all_names:
-        assert not words(name) & kbm.BLOCKLIST, name
+        assert not words(name) & names.BLOCKLIST, name
     assert len(kb.facts) == 80 * 4
     assert len({(f.entity, f.attribute) for f in kb.facts}) == len(kb.facts)
 
@@ -158,7 +159,7 @@ def test_other_facts_answers_are_scored_wrong(sets):
 
 def test_unanswerable_entities_do_not_exist(kb, sets):
     vocabulary = words(" ".join(kb.documents.values()))
-    generic = words(" ".join(kbm.COMPANY_SUFFIXES + kbm.POLICY_SUFFIXES))
+    generic = words(" ".join(names.COMPANY_SUFFIXES + names.POLICY_SUFFIXES))
     for ex in sets["unanswerable"]:
         name = ex.meta["entity"]
         assert name not in {e.name for e in kb.entities}
