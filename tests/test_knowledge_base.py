@@ -4,7 +4,7 @@ import pytest
 
 from helpers.core.scoring import answer_matches, answer_outcomes, is_abstention
 from helpers.data import knowledge_base as kbm
-from helpers.data import names
+from helpers.data import names as name_tables
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def test_entities_kinds_attributes_and_unique_made_up_names(kb):
     assert len(set(all_names)) == len(all_names)
     assert not set(ceos) & {e.name for e in kb.entities if e.kind == "person"}  # CEOs are not person entities
     for name in all_names:
-        assert not words(name) & names.BLOCKLIST, name
+        assert not words(name) & name_tables.BLOCKLIST, name
     assert len(kb.facts) == 80 * 4
     assert len({(f.entity, f.attribute) for f in kb.facts}) == len(kb.facts)
 
@@ -159,7 +159,7 @@ def test_other_facts_answers_are_scored_wrong(sets):
 
 def test_unanswerable_entities_do_not_exist(kb, sets):
     vocabulary = words(" ".join(kb.documents.values()))
-    generic = words(" ".join(names.COMPANY_SUFFIXES + names.POLICY_SUFFIXES))
+    generic = words(" ".join(name_tables.COMPANY_SUFFIXES + name_tables.POLICY_SUFFIXES))
     for ex in sets["unanswerable"]:
         name = ex.meta["entity"]
         assert name not in {e.name for e in kb.entities}
