@@ -78,3 +78,47 @@ def test_stop_tokens_are_the_union_of_generation_config_and_tokenizer(tokenizer)
     assert stop_token_ids(Model(), tokenizer) == sorted({7, 3, tokenizer.eos_token_id})
     Config.eos_token_id = tokenizer.eos_token_id
     assert stop_token_ids(Model(), tokenizer) == [tokenizer.eos_token_id]
+
+
+def test_training_labels_a_base_model_answer_up_to_its_eos(tokenizer):
+    from helpers.core.training import tokenize_chat
+
+    tokenizer.chat_template = None
+    row = tokenize_chat(tokenizer, CHAT, max_length=512)
+    answer = tokenizer.decode([t for t, label in zip(row["input_ids"], row["labels"]) if label != -100])
+    assert answer == f" Paris{tokenizer.eos_token}\n\n"
+    assert tokenizer.decode(row["input_ids"]).startswith("System: Answer with one word.")
+
+
+def test_generation_runs_without_a_template_and_without_a_system_role():
+    from helpers.core.generation import generate, prompt_token_ids
+    from helpers.core.models import load_model
+
+    tiny = load_model("tiny")
+    tiny.tokenizer.chat_template = None
+    ids = prompt_token_ids(tiny.tokenizer, [CHAT[:2]])[0]
+    assert tiny.tokenizer.decode(ids).endswith("User: Capital of France?\n\nAssistant:")
+    assert len(generate(tiny, [CHAT[:2]], max_new_tokens=3, progress=False)) == 1
+    tiny.tokenizer.chat_template = NO_SYSTEM_TEMPLATE
+    assert tiny.tokenizer.decode(prompt_token_ids(tiny.tokenizer, [CHAT[:2]])[0]).startswith(
+        "<start_of_turn>user\nAnswer with one word.\n\nCapital of France?"
+    )
+    assert len(generate(tiny, [CHAT[:2]], max_new_tokens=3, progress=False)) == 1
+
+
+def test_generation_stops_at_any_of_the_model_stop_tokens(monkeypatch):
+    from helpers.core.generation import generate
+    from helpers.core.models import load_model
+
+    tiny = load_model("tiny")
+    seen = {}
+    real = tiny.model.generate
+
+    def spy(**kwargs):
+        seen["eos_token_id"] = kwargs["eos_token_id"]
+        return real(**kwargs)
+
+    monkeypatch.setattr(tiny.model, "generate", spy)
+    tiny.model.generation_config.eos_token_id = [tiny.tokenizer.eos_token_id, 5]
+    generate(tiny, [CHAT[:2]], max_new_tokens=2, progress=False)
+    assert seen["eos_token_id"] == sorted({tiny.tokenizer.eos_token_id, 5})

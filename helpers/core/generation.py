@@ -7,12 +7,14 @@ from collections.abc import Iterator
 import torch
 from tqdm.auto import tqdm
 
+from .chat import render_chat, stop_token_ids
 from .models import LoadedModel
 
 
 def prompt_token_ids(tokenizer, prompts: list[list[dict]]) -> list[list[int]]:
-    """The token ids of chat prompts rendered by the chat template with the assistant's turn opened."""
-    texts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
+    """The token ids of chat prompts rendered with the assistant's turn opened (`chat.render_chat`: the model's
+    chat template, or the course's fallbacks for templates without a system role and for models without one)."""
+    texts = [render_chat(tokenizer, p, add_generation_prompt=True) for p in prompts]
     return [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
 
 
@@ -52,6 +54,7 @@ def generate(
     every request does the same work).
     """
     tokenizer = loaded.tokenizer
+    stop_ids = stop_token_ids(loaded.model, tokenizer)  # a model may end a reply with any of several tokens
     outputs: list[str] = [""] * len(prompts)
     bar = tqdm(total=len(prompts), desc=description, disable=not progress, leave=False)
     with torch.inference_mode():
@@ -63,7 +66,7 @@ def generate(
                 do_sample=False,
                 **({"min_new_tokens": min_new_tokens} if min_new_tokens else {}),
                 pad_token_id=tokenizer.pad_token_id,
-                eos_token_id=tokenizer.eos_token_id,
+                eos_token_id=stop_ids,
             )
             longest = ids.shape[1]
             for row, index in enumerate(batch):

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 from transformers import TrainerCallback
 
+from .chat import render_chat
 from .cost_model import METHODS
 from .models import LoadedModel, load_model
 from .tasks import Example
@@ -135,7 +136,7 @@ def tokenize_chat(tokenizer, messages: list[dict], max_length: int) -> dict:
     """
 
     def render(msgs, add_generation_prompt):
-        return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=add_generation_prompt)
+        return render_chat(tokenizer, msgs, add_generation_prompt)
 
     input_ids: list[int] = []
     labels: list[int] = []
