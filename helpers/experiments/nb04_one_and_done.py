@@ -16,7 +16,7 @@ import numpy as np
 
 from ..core import plots, stats
 from ..core.generation import generate
-from ..core.models import LoadedModel
+from ..core.models import LoadedModel, load_model
 from ..core.scoring import answer_outcomes, label_scores
 from ..core.tasks import Example
 from ..core.training import TrainConfig, finetune, merged_for_inference
@@ -175,7 +175,8 @@ def maintenance_verdicts(
             profile,
         ),
         verdict.judge_difference(
-            f"Retraining on new data alone forgets what still holds; replay prevents it (replay minus new-only, unchanged facts, period {last})",
+            "Retraining on new data alone forgets what still holds; replay prevents it "
+            f"(replay minus new-only, unchanged facts, period {last})",
             stats.paired_comparison(
                 world_scores.scores[replay][last]["unchanged"], world_scores.scores[new_only][last]["unchanged"]
             ),
@@ -203,7 +204,8 @@ def maintenance_verdicts(
         p = periods[-1]
         out.append(
             verdict.judge_difference(
-                f"CLINC150: replay keeps earlier intents that new-data-only retraining forgets (replay minus new-only, old intents, period {p})",
+                "CLINC150: replay keeps earlier intents that new-data-only retraining forgets "
+                f"(replay minus new-only, old intents, period {p})",
                 stats.paired_comparison(clinc.scores[replay][p]["old"], clinc.scores[new_only][p]["old"]),
                 profile,
             )
@@ -220,9 +222,11 @@ def _timing_verdict(claim: str, first_firing: int | None, drop_period: int | Non
         status = (
             verdict.SUPPORTED if first_firing is not None and first_firing <= drop_period else verdict.NOT_SUPPORTED
         )
+    fired = f"period {first_firing}" if first_firing is not None else "never"
+    dropped = f"period {drop_period}" if drop_period is not None else "none measured"
     text = (
-        f"{claim}: {status.upper()}. First firing: {'period ' + str(first_firing) if first_firing is not None else 'never'}; "
-        f"first significant drop of the once-trained model: {'period ' + str(drop_period) if drop_period is not None else 'none measured'}."
+        f"{claim}: {status.upper()}. First firing: {fired}; "
+        f"first significant drop of the once-trained model: {dropped}."
     )
     if profile == "smoke":
         text = f"[{verdict.SMOKE_LABEL}] {text}"
@@ -269,7 +273,8 @@ def simulate_world(
     batch_size: int,
     n_canary: int = 16,
 ):
-    """Run every strategy through the periods of a drift world; return (PeriodScores, strategies, canary).
+    """Run every strategy through the periods of a drift world; return (PeriodScores, strategies, canary,
+    model_info), model_info being the base model's info() as loaded for the period-0 fine-tune.
 
     Period 0: one fine-tune on that period's facts, shared by all strategies. Each later period:
     "new data only" trains on the facts that changed; "with replay" trains on those plus still-valid
@@ -287,7 +292,10 @@ def simulate_world(
 
     names = WORLD_STRATEGIES
     first = training_set(world, 0, n_train0, seed=config.seed)
-    base0, record = finetune(model_name, first, config, progress=False)
+    base = load_model(model_name, quantization="nf4" if config.method == "qlora" else None)  # as finetune would
+    model_info = base.info()
+    base0, record = finetune(base, first, config, progress=False)
+    del base
     strategies = {role: Strategy(name, base0, [0], record.train_seconds, len(first)) for role, name in names.items()}
     old_pool = list(first)
     scores = PeriodScores()
@@ -333,7 +341,7 @@ def simulate_world(
                 if n:
                     scores.add(strategy.name, period, kind, correct[start : start + n])
                 start += n
-    return scores, strategies, canary
+    return scores, strategies, canary, model_info
 
 
 CLINC_STRATEGIES = {"once": "fine-tuned once", "new_only": "new data only", "replay": "with replay"}
