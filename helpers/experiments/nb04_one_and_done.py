@@ -295,6 +295,8 @@ def simulate_world(
     base = load_model(model_name, quantization="nf4" if config.method == "qlora" else None)  # as finetune would
     model_info = base.info()
     base0, record = finetune(base, first, config, progress=False)
+    if base.quantization:  # info() counts 4-bit weights packed; peft counts them unpacked (and adds the adapter)
+        model_info["parameters"] = record.total_params - record.trainable_params
     del base
     strategies = {role: Strategy(name, base0, [0], record.train_seconds, len(first)) for role, name in names.items()}
     old_pool = list(first)
