@@ -1,9 +1,9 @@
 """What every course notebook does around its experiment: settings, results folder, plot style, timer,
 figures and the result record.
 
-    nb = NotebookRun.start("01_data_size", globals())    # after the `parameters` cell
-    cfg = nb.cfg                                           # the profile's defaults, with the cell's overrides
-    nb.save_figure(fig, "01_data_size_intake.png")         # smoke watermark + save beside the record
+    nb = NotebookRun.start("01_data_size", globals())  # after the `parameters` cell
+    cfg = nb.cfg                                        # the profile's defaults, with the cell's overrides
+    nb.save_figure(fig, "01_data_size_intake.png")      # smoke watermark + save beside the record
     nb.finish(models=..., datasets=..., metrics=..., verdicts=..., headline=...)
 
 `start` reads `profile`, `results_dir` and every parameter the profile defines
