@@ -69,12 +69,17 @@ def _traced(node):
 
 def stale_parameters(record: dict) -> dict[str, tuple]:
     """Parameters whose value in the run differs from the notebook's current default for that profile:
-    {name: (value in the run, default now)}. Empty when the result is current."""
-    from .profiles import EXPERIMENT_SETTINGS, NOTEBOOK_DEFAULTS
+    {name: (value in the run, default now)}. Empty when the result is current.
+
+    A parameter the run did not record counts as "(absent)", and so as stale, unless it was added to the
+    notebook after publication (profiles.ADDED_AFTER_PUBLICATION): then the run used the value the
+    notebook hard-coded before, which is compared with the default like a recorded one."""
+    from .profiles import ADDED_AFTER_PUBLICATION, EXPERIMENT_SETTINGS, NOTEBOOK_DEFAULTS
 
     notebook = EXPERIMENT_SETTINGS.get(record.get("experiment", ""))
     defaults = NOTEBOOK_DEFAULTS.get(notebook, {}).get(record.get("profile", ""), {})
-    ran = record.get("parameters", {})
+    ran = {**ADDED_AFTER_PUBLICATION.get(notebook, {}), **record.get("parameters", {})}
+    ran = json.loads(json.dumps(ran))
     return {
         name: (ran.get(name, "(absent)"), default)
         for name, default in defaults.items()
@@ -94,8 +99,8 @@ def _load(result: str, template: str) -> dict:
         changes = ", ".join(f"{name} was {ran!r}, now {now!r}" for name, (ran, now) in stale.items())
         raise CitationError(
             f"{template}: cites {path.relative_to(REPO_ROOT)}, which is stale ({changes}); "
-            f"rerun it: python -m helpers course --profile {record.get('profile')} --only "
-            f"{record.get('experiment', '')[:2]} --publish"
+            f"rerun it: python -m helpers course --profile {record.get('profile')} "
+            f"--only {record.get('experiment', '')[:2]} --publish"
         )
     return record
 
@@ -151,8 +156,8 @@ def render(template_name: str, trace: bool = False) -> tuple[str, list[str]]:
         if "training_precision_auto" in record["device"]:  # recorded since precision="auto" became the default
             device += f", training in {record['device']['training_precision_auto']}"
         return mark(
-            f"`results/{result}.json`: notebook {record['experiment']}, {record['profile']} profile, model "
-            f"{model['name']} "
+            f"`results/{result}.json`: notebook {record['experiment']}, {record['profile']} profile, "
+            f"model {model['name']} "
             f"(sha256 {model['content_hash'][:12]}), seeds {record['seeds']}, {device}, {record['created_utc'][:10]}"
         )
 
@@ -160,8 +165,8 @@ def render(template_name: str, trace: bool = False) -> tuple[str, list[str]]:
         path = RESULTS_DIR / name
         if not path.is_file():
             raise CitationError(
-                f"{template_name}: shows {path.relative_to(REPO_ROOT)}, which does not exist; run the notebook with "
-                "--publish"
+                f"{template_name}: shows {path.relative_to(REPO_ROOT)}, which does not exist; "
+                "run the notebook with --publish"
             )
         figures.append(name)
         return f'[![{alt}]({FIGURES_SUBDIR}/{name})]({FIGURES_SUBDIR}/{name} "open the figure at full size")'

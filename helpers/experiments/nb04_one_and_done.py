@@ -16,7 +16,7 @@ import numpy as np
 
 from ..core import plots, stats
 from ..core.generation import generate
-from ..core.models import LoadedModel
+from ..core.models import LoadedModel, load_model
 from ..core.records import smoke_labelled
 from ..core.scoring import answer_outcomes, label_scores
 from ..core.tasks import Example
@@ -223,11 +223,11 @@ def _timing_verdict(claim: str, first_firing: int | None, drop_period: int | Non
         status = (
             verdict.SUPPORTED if first_firing is not None and first_firing <= drop_period else verdict.NOT_SUPPORTED
         )
+    fired = f"period {first_firing}" if first_firing is not None else "never"
+    dropped = f"period {drop_period}" if drop_period is not None else "none measured"
     text = (
-        f"{claim}: {status.upper()}. "
-        f"First firing: {'period ' + str(first_firing) if first_firing is not None else 'never'}; "
-        "first significant drop of the once-trained model: "
-        f"{'period ' + str(drop_period) if drop_period is not None else 'none measured'}."
+        f"{claim}: {status.upper()}. First firing: {fired}; "
+        f"first significant drop of the once-trained model: {dropped}."
     )
     text = smoke_labelled(text, profile)
     nan = float("nan")
@@ -273,7 +273,8 @@ def simulate_world(
     batch_size: int,
     n_canary: int = 16,
 ):
-    """Run every strategy through the periods of a drift world; return (PeriodScores, strategies, canary).
+    """Run every strategy through the periods of a drift world; return (PeriodScores, strategies, canary,
+    model_info), model_info being the base model's info() as loaded for the period-0 fine-tune.
 
     Period 0: one fine-tune on that period's facts, shared by all strategies. Each later period:
     "new data only" trains on the facts that changed; "with replay" trains on those plus still-valid
@@ -291,7 +292,12 @@ def simulate_world(
 
     names = WORLD_STRATEGIES
     first = training_set(world, 0, n_train0, seed=config.seed)
-    base0, record = finetune(model_name, first, config, progress=False)
+    base = load_model(model_name, quantization="nf4" if config.method == "qlora" else None)  # as finetune would
+    model_info = base.info()
+    base0, record = finetune(base, first, config, progress=False)
+    if base.quantization:  # info() counts 4-bit weights packed; peft counts them unpacked (and adds the adapter)
+        model_info["parameters"] = record.total_params - record.trainable_params
+    del base
     strategies = {role: Strategy(name, base0, [0], record.train_seconds, len(first)) for role, name in names.items()}
     old_pool = list(first)
     scores = PeriodScores()
@@ -337,7 +343,7 @@ def simulate_world(
                 if n:
                     scores.add(strategy.name, period, kind, correct[start : start + n])
                 start += n
-    return scores, strategies, canary
+    return scores, strategies, canary, model_info
 
 
 CLINC_STRATEGIES = {"once": "fine-tuned once", "new_only": "new data only", "replay": "with replay"}
