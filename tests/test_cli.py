@@ -186,11 +186,11 @@ def test_the_kernels_warning_stays_silent_when_bitsandbytes_loads():
     assert "gemm_4bit_forward" not in done.stderr
 
 
-def test_the_light_copies_of_names_match_their_sources():
+def test_the_command_line_uses_the_one_definition_of_profiles_and_methods():
     from helpers.core.training import METHODS
     from helpers.course.profiles import PROFILES
 
-    assert cli.PROFILES == PROFILES and train_command.METHODS == METHODS
+    assert cli.PROFILES is PROFILES and train_command.METHODS is METHODS
 
 
 def test_max_length_reaches_the_training_config(tmp_path, capsys, good, monkeypatch):

@@ -12,7 +12,8 @@ import argparse
 import logging
 import sys
 
-PROFILES = ("smoke", "cpu", "gpu")  # helpers.course.profiles.PROFILES, without importing torch for --help
+from .profiles import PROFILES
+
 USER_ERROR_STATUS = 2
 
 

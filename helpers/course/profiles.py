@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-import torch
-
 PROFILES = ("smoke", "cpu", "gpu")
 
 NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
@@ -493,6 +491,8 @@ def parameter_names(notebook: str) -> list[str]:
 
 
 def default_profile() -> str:
+    import torch  # here, not at the top: the command line reads PROFILES without loading torch
+
     return "gpu" if torch.cuda.is_available() else "cpu"
 
 

@@ -12,7 +12,7 @@ import json
 import os
 from pathlib import Path
 
-METHODS = ("full", "lora", "qlora")  # helpers.core.training.METHODS, without importing torch for --help
+from ..core.cost_model import METHODS
 
 
 def positive_int(text: str) -> int:
