@@ -71,14 +71,7 @@ def test_course_points_the_paste_cell_at_its_model(path):
         assert kind == "code" and 'os.environ["BASE_MODEL"]' in text
 
 
-TRAINS = ("00", "01")  # these cells fine-tune (tens of seconds on a busy CPU)
-
-
-@pytest.mark.parametrize(
-    "path",
-    [pytest.param(p, marks=pytest.mark.slow) if p.name[:2] in TRAINS else p for p in NOTEBOOKS],
-    ids=lambda p: p.name[:2],
-)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name[:2])
 def test_paste_cell_runs_alone(path, tmp_path, monkeypatch):
     """Executed alone, as a user would paste it, on the tiny model; it writes its demo files where it runs."""
     monkeypatch.setenv("BASE_MODEL", str(tiny_folder()))
