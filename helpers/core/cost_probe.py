@@ -8,6 +8,7 @@ process: the record's peak memory minus its memory before loading is what this c
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -22,10 +23,29 @@ class CostProbeError(RuntimeError):
     pass
 
 
+PACKAGE_PARENT = Path(__file__).resolve().parents[2]  # the folder that holds this `helpers` package
+
+
+def helpers_command_env() -> dict[str, str]:
+    """The child's environment: this package's parent first on PYTHONPATH. With `python -P` (no working
+    directory on sys.path), `-m helpers` then runs this course's package even when the working directory,
+    or a folder already on PYTHONPATH, holds another `helpers` (a project's own helpers.py)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(PACKAGE_PARENT), *filter(None, [env.get("PYTHONPATH")])])
+    return env
+
+
 def run_helpers_command(args: list[str], what: str, timeout: int) -> None:
-    """Run `python -m helpers ARGS` in a fresh process; raise CostProbeError with its last error lines."""
+    """Run `python -m helpers ARGS` (this course's package, whatever the working directory) in a fresh
+    process; raise CostProbeError with its last error lines."""
     try:
-        done = subprocess.run([sys.executable, "-m", "helpers", *args], capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(
+            [sys.executable, "-P", "-m", "helpers", *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=helpers_command_env(),
+        )
     except subprocess.TimeoutExpired as err:
         raise CostProbeError(f"{what} ran past {timeout} s") from err
     if done.returncode != 0:
