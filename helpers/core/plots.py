@@ -87,8 +87,8 @@ def loss_curve(ax, history: list[dict], label: str | None = None):
 
 
 def smoke_watermark(fig, profile: str) -> None:
-    """Stamp figures from the smoke profile so they are never mistaken for findings."""
-    if profile == "smoke":
+    """Stamp figures from the smoke profile so they are never mistaken for findings (once per figure)."""
+    if profile == "smoke" and not any(text.get_text() == SMOKE_WATERMARK for text in fig.texts):
         fig.text(
             0.5,
             0.5,

@@ -20,8 +20,6 @@ from types import SimpleNamespace
 from ..core import plots, records
 from . import profiles
 
-WATERMARK = "SMOKE RUN\nnot a finding"  # the text plots.smoke_watermark stamps
-
 
 class NotebookRun:
     def __init__(self, experiment: str, cfg: SimpleNamespace, results_dir: str | Path):
@@ -64,8 +62,7 @@ class NotebookRun:
 
     def save_figure(self, fig, name: str) -> Path:
         """Save `fig` as `name` in the results folder, watermarked on the smoke profile (once)."""
-        if not any(text.get_text() == WATERMARK for text in fig.texts):
-            plots.smoke_watermark(fig, self.profile)
+        plots.smoke_watermark(fig, self.profile)
         return plots.save_figure(fig, self.results_path / name)
 
     def finish(
