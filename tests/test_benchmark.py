@@ -113,13 +113,21 @@ def test_auto_precision_follows_the_hardware(monkeypatch):
     from helpers.core import records, training
 
     monkeypatch.setattr(training, "cpu_has_bf16", lambda: True)
-    assert TrainConfig().uses_bf16("cpu") and not TrainConfig(precision="fp32").uses_bf16("cpu")
+    assert (
+        TrainConfig().resolved_precision("cpu") == "bf16"
+        and TrainConfig(precision="fp32").resolved_precision("cpu") == "fp32"
+    )
     assert records.device_info()["training_precision_auto"] == "bf16 autocast"  # recorded in every result file
     monkeypatch.setattr(training, "cpu_has_bf16", lambda: False)
-    assert not TrainConfig().uses_bf16("cpu") and TrainConfig(precision="bf16").uses_bf16("cpu")
+    assert (
+        TrainConfig().resolved_precision("cpu") == "fp32"
+        and TrainConfig(precision="bf16").resolved_precision("cpu") == "bf16"
+    )
     assert records.device_info()["training_precision_auto"] == "fp32"
-    with pytest.raises(ValueError, match="fp16"):
-        TrainConfig(precision="fp16").uses_bf16("cpu")
+    with pytest.raises(ValueError, match="fp16.*needs a GPU"):
+        TrainConfig(precision="fp16").resolved_precision("cpu")
+    with pytest.raises(ValueError, match="unknown precision"):
+        TrainConfig(precision="fp8").resolved_precision("cpu")
 
 
 def test_plot_groups_bars_by_model_and_method():

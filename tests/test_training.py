@@ -35,7 +35,7 @@ def test_each_method_learns_and_reports(method, toy_examples):
     assert losses[-1] < losses[0] - 0.5, losses  # 12 steps on 4 examples: a real drop, not noise
     assert record.tokens_seen > 0 and record.tokens_per_second > 0 and record.peak_memory_mb > 0
     assert record.optimizer_steps == 12
-    assert record.precision_used == ("bf16 autocast" if TrainConfig().uses_bf16("cpu") else "fp32")
+    assert record.precision_used == ("bf16 autocast" if TrainConfig().resolved_precision("cpu") == "bf16" else "fp32")
     if method == "full":
         assert record.trainable_percent == pytest.approx(100.0)
     else:
@@ -74,7 +74,9 @@ def test_out_of_memory_becomes_advice(monkeypatch, toy_examples):
 
     monkeypatch.setattr(transformers.Trainer, "train", explode)
     with pytest.raises(TrainingOutOfMemoryError) as err:
-        finetune(load_model("tiny"), toy_examples, TrainConfig(method="lora", batch_size=8), progress=False)
+        finetune(
+            load_model("tiny"), toy_examples, TrainConfig(method="lora", batch_size=8, oom_retries=0), progress=False
+        )
     message = str(err.value)
     assert "batch_size=4" in message and "grad_accum=2" in message
     assert "gradient_checkpointing=True" in message and "qlora" in message

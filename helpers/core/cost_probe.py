@@ -15,6 +15,7 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
+from .models import free_accelerator_memory
 from .tasks import Example, load_jsonl_examples, save_jsonl_examples
 from .training import TrainConfig, finetune
 
@@ -37,7 +38,9 @@ def helpers_command_env() -> dict[str, str]:
 
 def run_helpers_command(args: list[str], what: str, timeout: int) -> None:
     """Run `python -m helpers ARGS` (this course's package, whatever the working directory) in a fresh
-    process; raise CostProbeError with its last error lines."""
+    process; raise CostProbeError with its last error lines. This process's cached GPU memory is given back
+    first, so the child can use it."""
+    free_accelerator_memory()
     try:
         done = subprocess.run(
             [sys.executable, "-P", "-m", "helpers", *args],
@@ -65,7 +68,8 @@ def measure_training_cost(
             "examples": str(folder / "train.jsonl"),
             "output_dir": str(folder / "run"),
             "record": str(folder / "record.json"),
-            "config": {**asdict(config), "max_steps": steps, "save": True},
+            # a probe measures the configuration as given: out of memory is its answer, not a cue to retry smaller
+            "config": {**asdict(config), "max_steps": steps, "save": True, "oom_retries": 0},
         }
         (folder / "spec.json").write_text(json.dumps(spec))
         run_helpers_command(

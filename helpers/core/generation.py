@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 
 import torch
 from tqdm.auto import tqdm
 
 from .chat import render_chat, stop_token_ids
-from .models import LoadedModel
+from .models import LoadedModel, free_accelerator_memory
 
 
 def prompt_token_ids(tokenizer, prompts: list[list[dict]]) -> list[list[int]]:
@@ -59,18 +60,35 @@ def generate(
     bar = tqdm(total=len(prompts), desc=description, disable=not progress, leave=False)
     with torch.inference_mode():
         for batch, ids, mask in left_padded_batches(tokenizer, prompts, batch_size, loaded.device):
-            generated = loaded.model.generate(
-                input_ids=ids,
-                attention_mask=mask,
+            continuations = _generate_rows(
+                loaded.model,
+                ids,
+                mask,
                 max_new_tokens=max_new_tokens,
                 do_sample=False,
                 **({"min_new_tokens": min_new_tokens} if min_new_tokens else {}),
                 pad_token_id=tokenizer.pad_token_id,
                 eos_token_id=stop_ids,
             )
-            longest = ids.shape[1]
-            for row, index in enumerate(batch):
-                outputs[index] = tokenizer.decode(generated[row, longest:], skip_special_tokens=True).strip()
+            for index, tokens in zip(batch, continuations):
+                outputs[index] = tokenizer.decode(tokens, skip_special_tokens=True).strip()
             bar.update(len(batch))
     bar.close()
     return outputs
+
+
+def _generate_rows(model, ids: torch.Tensor, mask: torch.Tensor, **kwargs) -> list[torch.Tensor]:
+    """The generated tokens of each row. A batch that runs out of accelerator memory is split in halves (and
+    those again, down to single rows), so a long evaluation finishes at a smaller batch instead of failing."""
+    try:
+        generated = model.generate(input_ids=ids, attention_mask=mask, **kwargs)
+    except torch.OutOfMemoryError:
+        if len(ids) == 1:
+            raise
+        free_accelerator_memory()
+        half = len(ids) // 2
+        warnings.warn(f"out of memory generating {len(ids)} prompts at once: splitting into {half} and the rest")
+        return _generate_rows(model, ids[:half], mask[:half], **kwargs) + _generate_rows(
+            model, ids[half:], mask[half:], **kwargs
+        )
+    return [generated[row, ids.shape[1] :] for row in range(len(ids))]

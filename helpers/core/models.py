@@ -7,6 +7,7 @@ goes through `from_pretrained` on a folder, and every model gets a content hash 
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import importlib.util
 import json
@@ -77,9 +78,27 @@ def default_device() -> str:
     return f"cuda:{os.environ['LOCAL_RANK']}" if "LOCAL_RANK" in os.environ else "cuda"
 
 
+def cuda_has_bf16(device: str = "cuda") -> bool:
+    """Whether the GPU computes bf16 in hardware: compute capability 8.0 (Ampere) or newer.
+
+    `torch.cuda.is_bf16_supported()` also says True where bf16 is only emulated (a T4, capability 7.5),
+    where it runs slowly; there the course uses fp16."""
+    major, _ = torch.cuda.get_device_capability(device)
+    return major >= 8
+
+
+def free_accelerator_memory() -> None:
+    """Give cached accelerator memory back (after an out-of-memory error, or before a child process that
+    needs the GPU: the allocator otherwise keeps this process's peak)."""
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 def default_dtype(device: str) -> torch.dtype:
-    if device.startswith("cuda") and torch.cuda.is_bf16_supported():
-        return torch.bfloat16
+    """Weights dtype for loading: bf16 on GPUs with bf16 hardware, fp16 on older GPUs, fp32 on the CPU."""
+    if device.startswith("cuda"):
+        return torch.bfloat16 if cuda_has_bf16(device) else torch.float16
     return torch.float32
 
 

@@ -76,7 +76,7 @@ def auto_training_precision() -> str:
 
     from .training import TrainConfig, precision_label
 
-    return precision_label(TrainConfig().uses_bf16("cuda" if torch.cuda.is_available() else "cpu"))
+    return precision_label(TrainConfig().resolved_precision("cuda" if torch.cuda.is_available() else "cpu"))
 
 
 def git_commit() -> str | None:

@@ -8,6 +8,7 @@ compares: trainable parameters, wall time, tokens per second, peak memory, losse
 from __future__ import annotations
 
 import dataclasses
+import gc
 import inspect
 import sys
 import tempfile
@@ -21,14 +22,17 @@ from transformers import TrainerCallback
 
 from .chat import render_chat
 from .cost_model import METHODS
-from .models import LoadedModel, load_model
+from .models import LoadedModel, cuda_has_bf16, free_accelerator_memory, load_model
 from .tasks import Example
 
 DEFAULT_LR = {"full": 2e-5, "lora": 2e-4, "qlora": 2e-4}
 
 
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
 class TrainingOutOfMemoryError(RuntimeError):
-    """The batch did not fit in accelerator memory."""
+    """The batch did not fit in accelerator memory (after the retries with smaller batches)."""
 
 
 class NoTrainingExamplesError(ValueError):
@@ -59,19 +63,28 @@ class TrainConfig:
     optimizer: str | None = (
         None  # a TrainingArguments `optim` name, e.g. "adamw_bnb_8bit"; None: the Trainer's default (fused AdamW)
     )
-    precision: str = (
-        "auto"  # "auto" (bf16 autocast where the hardware has bf16 arithmetic, else fp32) | "fp32" | "bf16"
-    )
+    # "auto": bf16 autocast on GPUs with bf16 hardware (compute capability >= 8.0) and on CPUs with native bf16,
+    # fp16 autocast with a gradient scaler on older GPUs (T4, V100), fp32 elsewhere | "fp32" | "bf16" | "fp16"
+    precision: str = "auto"
+    oom_retries: int = 3  # on out of memory: retry with half the batch and twice the accumulation, this many times
     seed: int = 0
     logging_steps: int = 5
     save: bool = True  # save the adapter/model to measure its size on disk
 
-    def uses_bf16(self, device: str) -> bool:
-        if self.precision not in ("auto", "fp32", "bf16"):
-            raise ValueError(f"unknown precision {self.precision!r}: use 'auto', 'fp32' or 'bf16'")
+    def resolved_precision(self, device: str) -> str:
+        """What `precision` means on `device`: "bf16", "fp16" or "fp32"."""
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {self.precision!r}: use one of {PRECISIONS}")
+        on_cuda = device.startswith("cuda")
+        if self.precision == "fp16" and not on_cuda:
+            raise ValueError(
+                "precision='fp16' needs a GPU (fp16 autocast with a gradient scaler); use 'bf16' or 'fp32'"
+            )
         if self.precision == "auto":
-            return torch.cuda.is_bf16_supported() if device.startswith("cuda") else cpu_has_bf16()
-        return self.precision == "bf16"
+            if on_cuda:
+                return "bf16" if cuda_has_bf16(device) else "fp16"
+            return "bf16" if cpu_has_bf16() else "fp32"
+        return self.precision
 
     def resolved_lr(self) -> float:
         return self.learning_rate if self.learning_rate is not None else DEFAULT_LR[self.method]
@@ -80,8 +93,9 @@ class TrainConfig:
         return {**asdict(self), "learning_rate": self.resolved_lr()}
 
 
-def precision_label(bf16: bool) -> str:
-    return "bf16 autocast" if bf16 else "fp32"
+def precision_label(precision: str) -> str:
+    """How a resolved precision is named in the records: "bf16 autocast", "fp16 autocast" or "fp32"."""
+    return "fp32" if precision == "fp32" else f"{precision} autocast"
 
 
 def cpu_has_bf16() -> bool:
@@ -108,7 +122,7 @@ class TrainRecord:
     tokens_per_second: float
     peak_memory_mb: float
     peak_memory_kind: str  # cuda_max_allocated | process_peak_rss
-    precision_used: str  # what config.precision resolved to on this device: "bf16 autocast" | "fp32"
+    precision_used: str  # what config.precision resolved to here: "bf16 autocast" | "fp16 autocast" | "fp32"
     answer_logits_only_used: bool  # config.answer_logits_only, where the model supports it
     logit_positions: int  # positions projected to the vocabulary (all padded positions without answer-only logits)
     memory_before_mb: (
@@ -123,6 +137,10 @@ class TrainRecord:
     saved_path: str
     config: dict
     loss_history: list[dict] = field(default_factory=list)
+    batch_size_used: int = 0  # config.batch_size, or less after out-of-memory retries (same examples per step)
+    grad_accum_used: int = 0
+    oom_retries_used: int = 0
+    weights_dtype: str = ""  # the dtype of the weights being trained (full fine-tuning keeps fp32 master weights)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -270,7 +288,6 @@ class PeakMemory:
 
 def current_memory_mb(device: str) -> float:
     """Memory in use now: CUDA allocation, or the process's resident set after freeing what it can."""
-    import gc
 
     gc.collect()
     if device.startswith("cuda"):
@@ -316,16 +333,60 @@ def _folder_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def _oom_message(config: TrainConfig) -> str:
+def _oom_message(config: TrainConfig, batch_size: int, grad_accum: int) -> str:
+    tried = "" if batch_size == config.batch_size else f" (retried down to batch_size={batch_size})"
     return (
-        f"Out of GPU memory while training ({config.method}, batch_size={config.batch_size}, "
+        f"Out of GPU memory while training ({config.method}, batch_size={config.batch_size}{tried}, "
         f"max_length={config.max_length}). Remedies, cheapest first:\n"
-        f"  - a smaller batch with gradient accumulation: TrainConfig(batch_size={max(1, config.batch_size // 2)}, "
-        f"grad_accum={config.grad_accum * 2}) keeps the effective batch;\n"
+        f"  - a smaller batch with gradient accumulation: TrainConfig(batch_size={max(1, batch_size // 2)}, "
+        f"grad_accum={grad_accum * 2}) keeps the effective batch;\n"
         "  - gradient checkpointing: TrainConfig(gradient_checkpointing=True);\n"
         "  - a shorter max_length;\n"
         "  - QLoRA (method='qlora') to hold the base model in 4 bits."
     )
+
+
+def _training_arguments(
+    config: TrainConfig, output_dir: Path, batch_size: int, grad_accum: int, precision: str, device: str, progress: bool
+):
+    from transformers import TrainingArguments
+
+    return TrainingArguments(
+        output_dir=str(output_dir / "trainer"),
+        per_device_train_batch_size=batch_size,
+        gradient_accumulation_steps=grad_accum,
+        learning_rate=config.resolved_lr(),
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        warmup_steps=config.warmup_ratio,
+        weight_decay=config.weight_decay,
+        lr_scheduler_type=config.lr_scheduler,
+        logging_steps=config.logging_steps,
+        save_strategy="no",
+        report_to="none",
+        seed=config.seed,
+        data_seed=config.seed,
+        **precision_arguments(precision),
+        use_cpu=not device.startswith("cuda"),
+        remove_unused_columns=False,
+        train_sampling_strategy="group_by_length" if config.group_by_length else "random",
+        disable_tqdm=not progress,
+        dataloader_num_workers=0,
+        **({"optim": config.optimizer} if config.optimizer else {}),
+    )
+
+
+def precision_arguments(precision: str) -> dict:
+    """TrainingArguments for a resolved precision: bf16 autocast, or fp16 autocast with the Trainer's
+    gradient scaler, or neither (fp32)."""
+    return {"bf16": precision == "bf16", "fp16": precision == "fp16"}
+
+
+def _restore(model, state: dict[str, torch.Tensor]) -> None:
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, value in state.items():
+            params[name].copy_(value)
 
 
 class AdapterSnapshots(TrainerCallback):
@@ -406,7 +467,7 @@ def finetune(
     Returns the trained model (a peft model for LoRA/QLoRA) and a TrainRecord. `callbacks` are
     transformers TrainerCallbacks (e.g. AdapterSnapshots to keep the adapter at earlier steps).
     """
-    from transformers import Trainer, TrainingArguments
+    from transformers import Trainer
 
     config = config or TrainConfig()
     if config.method not in METHODS:
@@ -414,11 +475,20 @@ def finetune(
     target_device = base.device if isinstance(base, LoadedModel) else ("cuda" if torch.cuda.is_available() else "cpu")
     memory_before = current_memory_mb(target_device)
     if isinstance(base, str):
-        loaded = load_model(base, quantization="nf4" if config.method == "qlora" else None)
+        # full fine-tuning keeps fp32 master weights (autocast computes in bf16/fp16): updates of 1e-5 relative
+        # size would mostly round away in 16-bit weights
+        dtype = torch.float32 if config.method == "full" else None
+        loaded = load_model(base, quantization="nf4" if config.method == "qlora" else None, dtype=dtype)
     else:
         loaded = base
         if config.method == "qlora" and loaded.quantization != "nf4":
             raise ValueError("method='qlora' needs a 4-bit base: load_model(name, quantization='nf4')")
+        if config.method == "full" and next(loaded.model.parameters()).dtype != torch.float32:
+            warnings.warn(
+                "full fine-tuning of a model loaded in 16 bits: small updates round away; "
+                "load it with load_model(name, dtype=torch.float32) to keep fp32 master weights",
+                stacklevel=2,
+            )
     tokenizer = loaded.tokenizer
     dataset, dropped = build_dataset(tokenizer, examples, config.max_length)
     model = prepare_trainable_model(loaded, config)
@@ -430,47 +500,46 @@ def finetune(
 
     output_dir = Path(output_dir) if output_dir else Path(tempfile.mkdtemp(prefix="ft-course-"))
     output_dir.mkdir(parents=True, exist_ok=True)
-    on_cuda = loaded.device.startswith("cuda")
-    bf16 = config.uses_bf16(loaded.device)
-    args = TrainingArguments(
-        output_dir=str(output_dir / "trainer"),
-        per_device_train_batch_size=config.batch_size,
-        gradient_accumulation_steps=config.grad_accum,
-        learning_rate=config.resolved_lr(),
-        num_train_epochs=config.epochs,
-        max_steps=config.max_steps,
-        warmup_steps=config.warmup_ratio,
-        weight_decay=config.weight_decay,
-        lr_scheduler_type=config.lr_scheduler,
-        logging_steps=config.logging_steps,
-        save_strategy="no",
-        report_to="none",
-        seed=config.seed,
-        data_seed=config.seed,
-        bf16=bf16,
-        use_cpu=not on_cuda,
-        remove_unused_columns=False,
-        train_sampling_strategy="group_by_length" if config.group_by_length else "random",
-        disable_tqdm=not progress,
-        dataloader_num_workers=0,
-        **({"optim": config.optimizer} if config.optimizer else {}),
-    )
+    precision = config.resolved_precision(loaded.device)
     answer_logits_only = config.answer_logits_only and supports_answer_logits(model)
     if config.answer_logits_only and not answer_logits_only:
         warnings.warn(
             f"{type(model).__name__} does not take a logits_to_keep mask: logits are computed at every position",
             stacklevel=2,
         )
-    collator = CompletionCollator(tokenizer.pad_token_id, answer_logits_only)
-    trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=collator, callbacks=callbacks)
+    # what a retry after out of memory restores: the trainable weights as they were before the first step
+    start_state = (
+        None
+        if config.method == "full"  # a copy of every weight would cost as much memory as the model
+        else {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad}
+    )
+    batch_size, grad_accum, retries = config.batch_size, config.grad_accum, 0
     model.train()
-    try:
-        with PeakMemory(loaded.device) as memory:
-            started = time.perf_counter()
-            output = trainer.train()
-            seconds = time.perf_counter() - started
-    except torch.OutOfMemoryError as err:
-        raise TrainingOutOfMemoryError(_oom_message(config)) from err
+    while True:
+        args = _training_arguments(config, output_dir, batch_size, grad_accum, precision, loaded.device, progress)
+        collator = CompletionCollator(tokenizer.pad_token_id, answer_logits_only)
+        trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=collator, callbacks=callbacks)
+        try:
+            with PeakMemory(loaded.device) as memory:
+                started = time.perf_counter()
+                output = trainer.train()
+                seconds = time.perf_counter() - started
+            break
+        except torch.OutOfMemoryError as err:
+            stepped = trainer.state.global_step > 0
+            can_restore = start_state is not None or not stepped
+            if retries >= config.oom_retries or batch_size == 1 or not can_restore:
+                raise TrainingOutOfMemoryError(_oom_message(config, batch_size, grad_accum)) from err
+            del trainer
+            free_accelerator_memory()
+            if stepped:
+                _restore(model, start_state)
+            batch_size, grad_accum, retries = max(1, batch_size // 2), grad_accum * 2, retries + 1
+            warnings.warn(
+                f"out of memory at batch_size={batch_size * 2}: retrying with batch_size={batch_size}, "
+                f"grad_accum={grad_accum} (the same examples per optimizer step)",
+                stacklevel=2,
+            )
     model.eval()
 
     history = [
@@ -496,7 +565,7 @@ def finetune(
         tokens_per_second=round(collator.tokens / seconds, 1) if seconds else 0.0,
         peak_memory_mb=round(memory.peak_mb, 1),
         peak_memory_kind=memory.kind,
-        precision_used=precision_label(bf16),
+        precision_used=precision_label(precision),
         answer_logits_only_used=answer_logits_only,
         logit_positions=collator.logit_positions,
         memory_before_mb=round(memory_before, 1),
@@ -509,6 +578,10 @@ def finetune(
         saved_path=saved_path,
         config=config.to_dict(),
         loss_history=history,
+        batch_size_used=batch_size,
+        grad_accum_used=grad_accum,
+        oom_retries_used=retries,
+        weights_dtype=str(next(p for p in model.parameters() if p.requires_grad).dtype).removeprefix("torch."),
     )
     trained = dataclasses.replace(loaded, model=model, notes=loaded.notes + [f"fine-tuned: {config.method}"])
     return trained, record
