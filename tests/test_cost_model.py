@@ -41,6 +41,11 @@ def test_method_ordering_and_parts():
     )
     assert full.total > 3 * lora.total > 0 and lora.total > qlora.total
     assert full.optimizer == 2 * full.weights  # AdamW: two moments per parameter, same dtype
+    # mixed precision: fp32 master weights, gradients and moments (16 bytes a parameter) whatever autocast computes in
+    for dtype in ("bf16", "fp16", "fp32"):
+        states = training_memory(arch, Setup(method="full", dtype=dtype))
+        assert states.weights + states.gradients + states.optimizer == 16 * arch.params()
+    assert lora.weights == 2 * arch.params() + 4 * lora.trainable_params  # frozen base in bf16, adapters in fp32
     assert lora.trainable_params / lora.total_params < 0.01  # r16 all-linear on 7B: about 0.5%
     # QLoRA stores the 6.5B linear weights in about 4.1 bits, but prepare_model_for_kbit_training
     # upcasts the 1.1B embedding and head weights to fp32: 7.9 GB, about half of bf16's 15.2 GB

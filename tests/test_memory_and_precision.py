@@ -155,3 +155,19 @@ def test_child_probes_get_the_memory_back_first(monkeypatch):
     with pytest.raises(cost_probe.CostProbeError):
         cost_probe.run_helpers_command(["no-such-command"], "probe", timeout=60)
     assert freed == [True]
+
+
+def test_an_odd_batch_keeps_at_least_its_examples_per_step(monkeypatch):
+    from transformers import Trainer
+
+    fake = OutOfMemoryAfter(Trainer.train, times=1).install(monkeypatch)
+    with pytest.warns(UserWarning, match=r"retrying with batch_size=1, grad_accum=3 \(3 examples per optimizer step"):
+        _, record = finetune("tiny", examples(6), TrainConfig(method="lora", batch_size=3, max_steps=1, save=False))
+    assert fake.batch_sizes == [3, 1] and (record.batch_size_used, record.grad_accum_used) == (1, 3)
+
+
+def test_full_fine_tuning_of_16_bit_weights_under_fp16_autocast_is_refused(monkeypatch):
+    monkeypatch.setattr(TrainConfig, "resolved_precision", lambda self, device: "fp16")  # a T4, rehearsed
+    half = load_model("tiny", dtype=torch.float16)
+    with pytest.raises(ValueError, match="fp16 autocast needs fp32 weights"):
+        finetune(half, examples(4), TrainConfig(method="full", batch_size=4, max_steps=1, save=False))

@@ -23,7 +23,8 @@ GB = 1e9
 ATTENTION = ("q_proj", "k_proj", "v_proj", "o_proj")
 ALL_LINEAR = ATTENTION + ("gate_proj", "up_proj", "down_proj")
 METHODS = ("full", "lora", "qlora")  # the fine-tuning methods: training.finetune runs them, this module prices them
-DTYPE_BYTES = {"fp32": 4, "bf16": 2}
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # TrainConfig.precision (here, so the command line needs no torch)
+DTYPE_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
 # 4-bit NF4 with blocks of 64 and double quantization: 4 bits + 8-bit absmax per 64 weights
 # + an fp32 constant per 256 blocks = about 4.127 bits per weight.
 NF4_BYTES_PER_PARAM = 0.5 + 1 / 64 + 4 / (64 * 256)
@@ -155,7 +156,7 @@ class Setup:
     """How a model is trained: method, precision, LoRA shape and the batch in tokens."""
 
     method: str = "lora"  # "full" | "lora" | "qlora"
-    dtype: str = "bf16"  # training dtype of weights and activations: "bf16" on GPUs, "fp32" on CPU
+    dtype: str = "bf16"  # compute dtype (activations, and frozen base weights): "bf16"/"fp16" on GPUs, "fp32" on CPU
     lora_r: int = 16
     lora_targets: str | tuple[str, ...] = "all-linear"
     batch_size: int = 1
@@ -227,10 +228,12 @@ def training_memory(arch: Architecture, setup: Setup) -> MemoryEstimate:
     w = DTYPE_BYTES[setup.dtype]
     total = arch.params()
     if setup.method == "full":
+        # mixed precision: fp32 master weights, gradients and AdamW moments whatever the compute dtype
+        # (`finetune` loads a full fine-tune in fp32; autocast computes in bf16/fp16)
         trainable = total
-        weights = total * w
-        gradients = total * w
-        optimizer = total * 2 * w  # AdamW moments in the parameter dtype (the course trains in pure bf16 on GPUs)
+        weights = total * 4
+        gradients = total * 4
+        optimizer = total * 8
     else:
         trainable = arch.lora_params(setup.lora_r, setup.lora_targets)
         if setup.method == "qlora":

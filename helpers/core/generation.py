@@ -82,13 +82,14 @@ def _generate_rows(model, ids: torch.Tensor, mask: torch.Tensor, **kwargs) -> li
     those again, down to single rows), so a long evaluation finishes at a smaller batch instead of failing."""
     try:
         generated = model.generate(input_ids=ids, attention_mask=mask, **kwargs)
+        return [generated[row, ids.shape[1] :] for row in range(len(ids))]
     except torch.OutOfMemoryError:
         if len(ids) == 1:
             raise
-        free_accelerator_memory()
-        half = len(ids) // 2
-        warnings.warn(f"out of memory generating {len(ids)} prompts at once: splitting into {half} and the rest")
-        return _generate_rows(model, ids[:half], mask[:half], **kwargs) + _generate_rows(
-            model, ids[half:], mask[half:], **kwargs
-        )
-    return [generated[row, ids.shape[1] :] for row in range(len(ids))]
+    # outside the except block: its traceback would keep the failed call's tensors alive
+    free_accelerator_memory()
+    half = len(ids) // 2
+    warnings.warn(f"out of memory generating {len(ids)} prompts at once: splitting into {half} and the rest")
+    return _generate_rows(model, ids[:half], mask[:half], **kwargs) + _generate_rows(
+        model, ids[half:], mask[half:], **kwargs
+    )

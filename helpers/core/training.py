@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import inspect
+import math
 import sys
 import tempfile
 import time
@@ -21,14 +22,11 @@ import torch
 from transformers import TrainerCallback
 
 from .chat import render_chat
-from .cost_model import METHODS
+from .cost_model import METHODS, PRECISIONS
 from .models import LoadedModel, cuda_has_bf16, free_accelerator_memory, load_model
 from .tasks import Example
 
 DEFAULT_LR = {"full": 2e-5, "lora": 2e-4, "qlora": 2e-4}
-
-
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 class TrainingOutOfMemoryError(RuntimeError):
@@ -149,21 +147,17 @@ class TrainRecord:
 def tokenize_chat(tokenizer, messages: list[dict], max_length: int) -> dict:
     """Token ids with labels on assistant turns only (-100 elsewhere).
 
-    Each assistant turn's span is found by rendering the chat template with and without that turn,
-    so it works for any template whose renders of a conversation extend one another.
+    Each assistant turn's span is found by rendering the chat (`chat.render_chat`) with and without that
+    turn, so it works for any template whose renders of a conversation extend one another.
     """
-
-    def render(msgs, add_generation_prompt):
-        return render_chat(tokenizer, msgs, add_generation_prompt)
-
     input_ids: list[int] = []
     labels: list[int] = []
     done = ""
     for i, message in enumerate(messages):
         if message["role"] != "assistant":
             continue
-        prompt_text = render(messages[:i], True)
-        full_text = render(messages[: i + 1], False)
+        prompt_text = render_chat(tokenizer, messages[:i], True)
+        full_text = render_chat(tokenizer, messages[: i + 1], False)
         if not prompt_text.startswith(done) or not full_text.startswith(prompt_text):
             raise ValueError("the chat template does not render conversations as extensions of each other")
         context = tokenizer(prompt_text[len(done) :], add_special_tokens=False)["input_ids"]
@@ -288,7 +282,6 @@ class PeakMemory:
 
 def current_memory_mb(device: str) -> float:
     """Memory in use now: CUDA allocation, or the process's resident set after freeing what it can."""
-
     gc.collect()
     if device.startswith("cuda"):
         return torch.cuda.memory_allocated() / 2**20
@@ -344,6 +337,15 @@ def _oom_message(config: TrainConfig, batch_size: int, grad_accum: int) -> str:
         "  - a shorter max_length;\n"
         "  - QLoRA (method='qlora') to hold the base model in 4 bits."
     )
+
+
+def load_for_training(name: str, method: str) -> LoadedModel:
+    """The base model as `finetune` trains it: in 4-bit NF4 for QLoRA; with fp32 master weights for full
+    fine-tuning (autocast computes in bf16/fp16; updates of 1e-5 relative size would round away in 16-bit
+    weights); in the device's default dtype for LoRA (the base is frozen)."""
+    if method == "qlora":
+        return load_model(name, quantization="nf4")
+    return load_model(name, dtype=torch.float32 if method == "full" else None)
 
 
 def _training_arguments(
@@ -475,15 +477,17 @@ def finetune(
     target_device = base.device if isinstance(base, LoadedModel) else ("cuda" if torch.cuda.is_available() else "cpu")
     memory_before = current_memory_mb(target_device)
     if isinstance(base, str):
-        # full fine-tuning keeps fp32 master weights (autocast computes in bf16/fp16): updates of 1e-5 relative
-        # size would mostly round away in 16-bit weights
-        dtype = torch.float32 if config.method == "full" else None
-        loaded = load_model(base, quantization="nf4" if config.method == "qlora" else None, dtype=dtype)
+        loaded = load_for_training(base, config.method)
     else:
         loaded = base
         if config.method == "qlora" and loaded.quantization != "nf4":
             raise ValueError("method='qlora' needs a 4-bit base: load_model(name, quantization='nf4')")
         if config.method == "full" and next(loaded.model.parameters()).dtype != torch.float32:
+            if config.resolved_precision(loaded.device) == "fp16":  # the gradient scaler cannot unscale fp16 grads
+                raise ValueError(
+                    "full fine-tuning with fp16 autocast needs fp32 weights: load the model with "
+                    "load_model(name, dtype=torch.float32), or pass its name to finetune"
+                )
             warnings.warn(
                 "full fine-tuning of a model loaded in 16 bits: small updates round away; "
                 "load it with load_model(name, dtype=torch.float32) to keep fp32 master weights",
@@ -530,16 +534,20 @@ def finetune(
             can_restore = start_state is not None or not stepped
             if retries >= config.oom_retries or batch_size == 1 or not can_restore:
                 raise TrainingOutOfMemoryError(_oom_message(config, batch_size, grad_accum)) from err
-            del trainer
-            free_accelerator_memory()
-            if stepped:
-                _restore(model, start_state)
-            batch_size, grad_accum, retries = max(1, batch_size // 2), grad_accum * 2, retries + 1
-            warnings.warn(
-                f"out of memory at batch_size={batch_size * 2}: retrying with batch_size={batch_size}, "
-                f"grad_accum={grad_accum} (the same examples per optimizer step)",
-                stacklevel=2,
-            )
+        # outside the except block, whose traceback would keep the failed step's tensors alive
+        del trainer
+        free_accelerator_memory()
+        if stepped:
+            _restore(model, start_state)
+        examples_per_step = batch_size * grad_accum
+        smaller = max(1, batch_size // 2)
+        more_steps = math.ceil(examples_per_step / smaller)  # an odd batch rounds up: 3 x 1 becomes 1 x 3
+        warnings.warn(
+            f"out of memory at batch_size={batch_size}: retrying with batch_size={smaller}, grad_accum={more_steps} "
+            f"({smaller * more_steps} examples per optimizer step, was {examples_per_step})",
+            stacklevel=2,
+        )
+        batch_size, grad_accum, retries = smaller, more_steps, retries + 1
     model.eval()
 
     history = [

@@ -12,7 +12,7 @@ import json
 import os
 from pathlib import Path
 
-from ..core.cost_model import METHODS
+from ..core.cost_model import METHODS, PRECISIONS
 
 
 def positive_int(text: str) -> int:
@@ -70,7 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--lora-r", type=positive_int, default=16)
     parser.add_argument("--lora-dropout", type=fraction, default=0.05)
-    parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto")
     parser.add_argument(
         "--no-group-by-length", action="store_true", help="random order instead of batches of similar length"
     )

@@ -9,6 +9,7 @@ loader parses them with the same code. No hub loading script is involved (`datas
 from __future__ import annotations
 
 import hashlib
+import http.client
 import shutil
 import tempfile
 import urllib.request
@@ -39,9 +40,12 @@ def download(url: str, destination: Path) -> None:
         try:
             with urllib.request.urlopen(url, timeout=120) as response:
                 shutil.copyfileobj(response, tmp)
-        except OSError as err:
+        except (OSError, http.client.HTTPException) as err:  # no network, 404, a connection cut mid-file
             Path(tmp.name).unlink(missing_ok=True)
             raise DatasetNotAvailableError(f"could not download {url}: {err}") from err
+        except BaseException:  # interrupted: leave no partial file behind
+            Path(tmp.name).unlink(missing_ok=True)
+            raise
     Path(tmp.name).replace(destination)
 
 

@@ -16,11 +16,11 @@ import numpy as np
 
 from ..core import plots, stats
 from ..core.generation import generate
-from ..core.models import LoadedModel, load_model
+from ..core.models import LoadedModel
 from ..core.records import smoke_labelled
 from ..core.scoring import answer_outcomes, label_scores
 from ..core.tasks import Example
-from ..core.training import TrainConfig, finetune, merged_for_inference
+from ..core.training import TrainConfig, finetune, load_for_training, merged_for_inference
 from . import verdict
 
 
@@ -292,7 +292,7 @@ def simulate_world(
 
     names = WORLD_STRATEGIES
     first = training_set(world, 0, n_train0, seed=config.seed)
-    base = load_model(model_name, quantization="nf4" if config.method == "qlora" else None)  # as finetune would
+    base = load_for_training(model_name, config.method)  # as finetune would
     model_info = base.info()
     base0, record = finetune(base, first, config, progress=False)
     if base.quantization:  # info() counts 4-bit weights packed; peft counts them unpacked (and adds the adapter)
