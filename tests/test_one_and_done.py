@@ -46,7 +46,7 @@ def test_first_significant_drop_and_seed_average():
     s = world_scores(once_last=0.2, replay_last=1.0, new_only_unchanged=1.0)
     assert one_and_done.first_significant_drop(s, WORLD_STRATEGIES["once"], WORLD_KINDS) == 2
     assert one_and_done.first_significant_drop(s, WORLD_STRATEGIES["replay"], WORLD_KINDS) is None
-    averaged = one_and_done.average_scores([world_scores(0.0, 1.0, 1.0), world_scores(1.0, 1.0, 1.0)])
+    averaged = one_and_done.stack_seeds([world_scores(0.0, 1.0, 1.0), world_scores(1.0, 1.0, 1.0)])
     assert averaged.pooled(WORLD_STRATEGIES["once"], 2, WORLD_KINDS).mean() == 0.5
 
 

@@ -31,8 +31,8 @@ def bars_with_ci(
 ):
     """Bars of means with 95% interval whiskers; summaries are {mean, ci_low, ci_high}."""
     means = [s["mean"] * scale for s in summaries]
-    lower = [(s["mean"] - s["ci_low"]) * scale for s in summaries]
-    upper = [(s["ci_high"] - s["mean"]) * scale for s in summaries]
+    lower = [max(0.0, s["mean"] - s["ci_low"]) * scale for s in summaries]
+    upper = [max(0.0, s["ci_high"] - s["mean"]) * scale for s in summaries]
     colors = colors or PALETTE[: len(labels)]
     bars = ax.bar(labels, means, yerr=[lower, upper], capsize=6, color=colors, alpha=0.9)
     for bar, mean, up in zip(bars, means, upper):
@@ -67,6 +67,12 @@ def line_with_band(ax, xs, summaries: list[dict], label: str, scale: float = 100
         return
     ax.plot(xs, means, marker=marker, label=label, color=color)
     ax.fill_between(xs, lows, highs, alpha=0.2, color=ax.lines[-1].get_color())
+
+
+def chance_line(ax, level: float | None, scale: float = 100.0, label: str = "chance") -> None:
+    """A dotted horizontal line at the chance score, so an arm near it is seen to be guessing."""
+    if level is not None:
+        ax.axhline(level * scale, ls=":", lw=1.2, color="#555555", label=f"{label} ({level * scale:.1f})")
 
 
 def plain_log_ticks(ax, values) -> None:

@@ -1,21 +1,65 @@
-"""Confidence intervals and paired comparisons.
+"""Confidence intervals, comparisons and the multiple-comparison correction behind every verdict.
 
-Item-level bootstrap for one run; across seeds, a t-interval over per-seed means.
+Scores come as per-item arrays, one row per training seed: shape (items,) for one seed or
+(seeds, items) for several. With several seeds every interval comes from a two-level bootstrap
+(resample the seeds, then the items), so training randomness reaches the verdict; with one seed it
+falls back to the items alone and says so in `interval_method`. Proportions (0/1 scores) get a Wilson
+interval, which is never zero-width at 0 or 1 (24 of 24 correct gives 86% to 100%, not [1, 1]).
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
 DEFAULT_BOOTSTRAP = 2000
+DEFAULT_PERMUTATIONS = 5000
+Z95 = 1.959963984540054
+
+ITEMS = "item bootstrap (1 seed)"
+TWO_LEVEL = "two-level bootstrap (seeds, then items)"
+WILSON = "Wilson score (1 seed)"
+TWO_LEVEL_WILSON = "two-level bootstrap (seeds, then items), widened to the Wilson interval"
+
+
+def seed_matrix(values) -> np.ndarray:
+    """Scores as a (seeds, items) float array: one row per seed. Accepts one array, a 2-D array, or a
+    list of per-seed arrays of equal length."""
+    matrix = np.asarray(values, dtype=float)
+    if matrix.ndim == 1:
+        matrix = matrix[None, :]
+    if matrix.ndim != 2:
+        raise ValueError(f"scores must be (items,) or (seeds, items), got shape {matrix.shape}")
+    return matrix
+
+
+def is_binary(values) -> bool:
+    values = np.asarray(values, dtype=float)
+    return values.size > 0 and bool(np.all((values == 0) | (values == 1)))
+
+
+def wilson_interval(successes: float, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a proportion; never zero-width, even at 0 or n successes."""
+    if n <= 0:
+        return (float("nan"), float("nan"))
+    z = Z95 if confidence == 0.95 else _z(confidence)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(max(0.0, min(p, centre - half))), float(min(1.0, max(p, centre + half)))  # p inside, despite rounding
+
+
+def _z(confidence: float) -> float:
+    from scipy import stats as scipy_stats
+
+    return float(scipy_stats.norm.ppf((1 + confidence) / 2))
 
 
 def bootstrap_ci(
     values, n_boot: int = DEFAULT_BOOTSTRAP, confidence: float = 0.95, seed: int = 0
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean of per-item values."""
+    """Percentile bootstrap interval of the mean of per-item values (one seed)."""
     values = np.asarray(values, dtype=float)
     if values.size == 0:
         return (float("nan"), float("nan"))
@@ -35,15 +79,50 @@ def bootstrap_statistic_ci(
     return float(np.quantile(stats, alpha)), float(np.quantile(stats, 1 - alpha))
 
 
-def summarize(values, seed: int = 0) -> dict:
-    """Mean, 95% bootstrap interval and n for per-item values."""
-    values = np.asarray(values, dtype=float)
-    low, high = bootstrap_ci(values, seed=seed)
+def two_level_means(matrix: np.ndarray, item_draws: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Bootstrap replicates of the mean of a (seeds, items) matrix: for each replicate, resample the
+    seeds with replacement, then average the given resampled items (item_draws: (n_boot, items)
+    indices, shared between arms when the comparison is paired)."""
+    per_seed = matrix[:, item_draws].mean(axis=2)  # (seeds, n_boot)
+    n_seeds, n_boot = per_seed.shape
+    if n_seeds == 1:
+        return per_seed[0]
+    seed_draws = rng.integers(0, n_seeds, size=(n_boot, n_seeds))
+    return per_seed[seed_draws, np.arange(n_boot)[:, None]].mean(axis=1)
+
+
+def summarize(values, seed: int = 0, n_boot: int = DEFAULT_BOOTSTRAP) -> dict:
+    """Mean and 95% interval of per-item scores, one seed or several (rows).
+
+    0/1 scores: Wilson for one seed; with several seeds the two-level bootstrap widened to the Wilson
+    interval of the pooled mean at the item count (so 3 seeds of 24/24 are not [1, 1]). Other scores:
+    item bootstrap for one seed, two-level bootstrap for several."""
+    matrix = seed_matrix(values)
+    n_seeds, n_items = matrix.shape
+    if n_items == 0:
+        nan = float("nan")
+        return {"mean": nan, "ci_low": nan, "ci_high": nan, "n": 0, "n_seeds": n_seeds, "interval_method": ITEMS}
+    mean = float(matrix.mean())
+    binary = is_binary(matrix)
+    if n_seeds == 1 and binary:
+        (low, high), method = wilson_interval(matrix.sum(), n_items), WILSON
+    elif n_seeds == 1:
+        (low, high), method = bootstrap_ci(matrix[0], n_boot=n_boot, seed=seed), ITEMS
+    else:
+        rng = np.random.default_rng(seed)
+        replicates = two_level_means(matrix, rng.integers(0, n_items, size=(n_boot, n_items)), rng)
+        low, high = float(np.quantile(replicates, 0.025)), float(np.quantile(replicates, 0.975))
+        method = TWO_LEVEL
+        if binary:
+            wilson_low, wilson_high = wilson_interval(mean * n_items, n_items)
+            low, high, method = min(low, wilson_low), max(high, wilson_high), TWO_LEVEL_WILSON
     return {
-        "mean": float(values.mean()) if values.size else float("nan"),
-        "ci_low": low,
-        "ci_high": high,
-        "n": int(values.size),
+        "mean": mean,
+        "ci_low": float(min(low, mean)),  # a percentile interval of a skewed statistic can miss the mean
+        "ci_high": float(max(high, mean)),
+        "n": int(n_items),
+        "n_seeds": int(n_seeds),
+        "interval_method": method,
     }
 
 
@@ -53,7 +132,8 @@ def summarize_metrics(item_scores: dict[str, np.ndarray]) -> dict[str, dict]:
 
 
 def seed_summary(per_seed_means, confidence: float = 0.95) -> dict:
-    """Mean over seeds with a t-interval (n seeds); a single seed gives a zero-width 'interval' flagged n=1."""
+    """Mean over seeds with a t-interval (n seeds); a single seed gives a zero-width 'interval' flagged n=1.
+    For quantities with no items to resample (a per-seed timing or memory figure)."""
     from scipy import stats as scipy_stats
 
     values = np.asarray(per_seed_means, dtype=float)
@@ -64,52 +144,158 @@ def seed_summary(per_seed_means, confidence: float = 0.95) -> dict:
     return {"mean": mean, "ci_low": mean - half, "ci_high": mean + half, "n_seeds": int(values.size)}
 
 
-def paired_comparison(a, b, n_boot: int = DEFAULT_BOOTSTRAP, n_permutations: int = 5000, seed: int = 0) -> dict:
-    """Compare arm A with arm B on the same items: mean(A - B), its bootstrap interval, and a
-    two-sided sign-flip permutation p-value."""
-    a = np.asarray(a, dtype=float)
-    b = np.asarray(b, dtype=float)
-    if a.shape != b.shape:
-        raise ValueError(f"paired arms need the same items: {a.shape} vs {b.shape}")
-    diff = a - b
-    low, high = bootstrap_ci(diff, n_boot=n_boot, seed=seed)
-    observed = abs(diff.mean())
-    rng = np.random.default_rng(seed + 1)
-    signs = rng.choice([-1.0, 1.0], size=(n_permutations, diff.size))
-    null = np.abs((signs * diff).mean(axis=1))
-    p_value = float((1 + np.sum(null >= observed - 1e-12)) / (n_permutations + 1))
-    return {
+def _bootstrap_p(replicates: np.ndarray, null: float, alternative: str) -> float:
+    """p-value from bootstrap replicates of an effect: how often the replicates reach the null
+    (one-sided "greater": H0 effect <= null; two-sided: twice the smaller tail)."""
+    below = (1 + np.sum(replicates <= null)) / (replicates.size + 1)
+    if alternative == "greater":
+        return float(below)
+    above = (1 + np.sum(replicates >= null)) / (replicates.size + 1)
+    return float(min(1.0, 2 * min(below, above)))
+
+
+def _permutation_p(null_stats: np.ndarray, observed: float, alternative: str) -> float:
+    if alternative == "greater":
+        hits = np.sum(null_stats >= observed - 1e-12)
+    else:
+        hits = np.sum(np.abs(null_stats) >= abs(observed) - 1e-12)
+    return float((1 + hits) / (null_stats.size + 1))
+
+
+def _check_alternative(alternative: str) -> None:
+    if alternative not in ("two-sided", "greater"):
+        raise ValueError(f"alternative must be 'two-sided' or 'greater', got {alternative!r}")
+
+
+def paired_comparison(
+    a,
+    b,
+    null: float = 0.0,
+    alternative: str = "two-sided",
+    n_boot: int = DEFAULT_BOOTSTRAP,
+    n_permutations: int = DEFAULT_PERMUTATIONS,
+    seed: int = 0,
+) -> dict:
+    """Compare arm A with arm B on the same items: mean(A) - mean(B), its 95% interval and a p-value.
+
+    a, b: (items,) or (seeds, items); the seed counts may differ (a prompted arm has one). The
+    interval resamples items (shared by both arms, keeping the pairing) and, with several seeds,
+    each arm's seeds. The p-value tests the effect against `null` (two-sided, or "greater": H0 effect
+    <= null, as a non-inferiority test uses): a sign-flip permutation test on the items' differences
+    (averaged over seeds); with several seeds, the larger of that and the two-level bootstrap's p, so
+    seed-to-seed variance counts there too.
+    """
+    _check_alternative(alternative)
+    a, b = seed_matrix(a), seed_matrix(b)
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"paired arms need the same items: {a.shape[1]} vs {b.shape[1]}")
+    n_items = a.shape[1]
+    if n_items == 0:
+        raise ValueError("paired arms need at least one item")
+    rng = np.random.default_rng(seed)
+    item_draws = rng.integers(0, n_items, size=(n_boot, n_items))
+    replicates = two_level_means(a, item_draws, rng) - two_level_means(b, item_draws, rng)
+    diff = a.mean(axis=0) - b.mean(axis=0)
+    shifted = diff - null
+    signs = np.random.default_rng(seed + 1).choice([-1.0, 1.0], size=(n_permutations, n_items))
+    p_value = _permutation_p((signs * shifted).mean(axis=1), shifted.mean(), alternative)
+    several = max(a.shape[0], b.shape[0]) > 1
+    if several:
+        p_value = max(p_value, _bootstrap_p(replicates, null, alternative))
+    result = {
         "mean_diff": float(diff.mean()),
-        "ci_low": low,
-        "ci_high": high,
+        "ci_low": float(np.quantile(replicates, 0.025)),
+        "ci_high": float(np.quantile(replicates, 0.975)),
         "p_value": p_value,
-        "n": int(diff.size),
+        "n": int(n_items),
+        "n_seeds": int(max(a.shape[0], b.shape[0])),
+        "interval_method": TWO_LEVEL if several else ITEMS,
+        "test": "paired sign-flip permutation" + (" and two-level bootstrap" if several else ""),
+        "alternative": alternative,
+        "null": null,
         "a_better": int(np.sum(diff > 0)),
         "b_better": int(np.sum(diff < 0)),
         "ties": int(np.sum(diff == 0)),
     }
+    if a.shape[0] == b.shape[0] and a.shape[0] > 1:
+        result["per_seed_diff"] = [float(x) for x in a.mean(axis=1) - b.mean(axis=1)]
+    return result
 
 
-def independent_comparison(a, b, n_boot: int = DEFAULT_BOOTSTRAP, n_permutations: int = 5000, seed: int = 0) -> dict:
-    """Compare two independent samples (different items, e.g. two periods' questions): mean(A) - mean(B),
-    a bootstrap interval resampling each sample on its own, and a two-sided label-permutation p-value."""
-    a = np.asarray(a, dtype=float)
-    b = np.asarray(b, dtype=float)
-    if a.size == 0 or b.size == 0:
+def independent_comparison(
+    a, b, n_boot: int = DEFAULT_BOOTSTRAP, n_permutations: int = DEFAULT_PERMUTATIONS, seed: int = 0
+) -> dict:
+    """Compare two independent samples (different items, e.g. two periods' questions): mean(A) - mean(B).
+
+    a, b: (items,) or (seeds, items), item counts may differ. The interval resamples each sample's
+    items on their own and, with several seeds, the seeds; the p-value is a two-sided label
+    permutation on the seed-averaged items (with several seeds, the larger of that and the bootstrap's)."""
+    a, b = seed_matrix(a), seed_matrix(b)
+    if a.shape[1] == 0 or b.shape[1] == 0:
         raise ValueError("both samples need at least one item")
     rng = np.random.default_rng(seed)
-    diffs = rng.choice(a, size=(n_boot, a.size)).mean(axis=1) - rng.choice(b, size=(n_boot, b.size)).mean(axis=1)
-    observed = a.mean() - b.mean()
-    pooled = np.concatenate([a, b])
-    null = np.empty(n_permutations)
+    replicates = two_level_means(a, rng.integers(0, a.shape[1], size=(n_boot, a.shape[1])), rng) - two_level_means(
+        b, rng.integers(0, b.shape[1], size=(n_boot, b.shape[1])), rng
+    )
+    items_a, items_b = a.mean(axis=0), b.mean(axis=0)
+    observed = items_a.mean() - items_b.mean()
+    pooled = np.concatenate([items_a, items_b])
+    null_stats = np.empty(n_permutations)
     for i in range(n_permutations):
         shuffled = rng.permutation(pooled)
-        null[i] = shuffled[: a.size].mean() - shuffled[a.size :].mean()
+        null_stats[i] = shuffled[: items_a.size].mean() - shuffled[items_a.size :].mean()
+    p_value = _permutation_p(null_stats, observed, "two-sided")
+    several = max(a.shape[0], b.shape[0]) > 1
+    if several:
+        p_value = max(p_value, _bootstrap_p(replicates, 0.0, "two-sided"))
     return {
         "mean_diff": float(observed),
-        "ci_low": float(np.quantile(diffs, 0.025)),
-        "ci_high": float(np.quantile(diffs, 0.975)),
-        "p_value": float((1 + np.sum(np.abs(null) >= abs(observed) - 1e-12)) / (n_permutations + 1)),
-        "n": int(a.size + b.size),
-        "test": "label permutation, independent samples",
+        "ci_low": float(np.quantile(replicates, 0.025)),
+        "ci_high": float(np.quantile(replicates, 0.975)),
+        "p_value": p_value,
+        "n": int(a.shape[1] + b.shape[1]),
+        "n_seeds": int(max(a.shape[0], b.shape[0])),
+        "interval_method": TWO_LEVEL if several else ITEMS,
+        "test": "label permutation, independent samples" + (" and two-level bootstrap" if several else ""),
+        "alternative": "two-sided",
+        "null": 0.0,
     }
+
+
+def threshold_test(values, threshold: float, above: bool = True, seed: int = 0) -> dict:
+    """summarize() plus a one-sided p-value for "the mean is above (below) threshold".
+
+    0/1 scores on one seed: an exact binomial test. Otherwise (and with several seeds as well) the
+    bootstrap replicates' share on the wrong side of the threshold; with several seeds of 0/1 scores,
+    the larger of the two."""
+    matrix = seed_matrix(values)
+    summary = summarize(matrix, seed=seed)
+    n_seeds, n_items = matrix.shape
+    p_values = []
+    if is_binary(matrix):
+        from scipy import stats as scipy_stats
+
+        successes = int(round(matrix.mean() * n_items))
+        p_values.append(
+            float(
+                scipy_stats.binomtest(successes, n_items, threshold, alternative="greater" if above else "less").pvalue
+            )
+        )
+    if n_seeds > 1 or not is_binary(matrix):
+        rng = np.random.default_rng(seed)
+        replicates = two_level_means(matrix, rng.integers(0, n_items, size=(DEFAULT_BOOTSTRAP, n_items)), rng)
+        sign = 1.0 if above else -1.0
+        p_values.append(_bootstrap_p(sign * replicates, sign * threshold, "greater"))
+    return {**summary, "p_value": max(p_values), "threshold": threshold, "above": above}
+
+
+def holm(p_values: Sequence[float | None]) -> list[float | None]:
+    """Holm-Bonferroni adjusted p-values over one family of tests (None entries are not tests and stay
+    None). Controls the chance of any false "supported" in the family at the nominal level."""
+    tested = [(p, i) for i, p in enumerate(p_values) if p is not None]
+    adjusted: list[float | None] = [None] * len(p_values)
+    running = 0.0
+    for rank, (p, i) in enumerate(sorted(tested)):
+        running = max(running, min(1.0, (len(tested) - rank) * p))
+        adjusted[i] = running
+    return adjusted

@@ -103,10 +103,26 @@ class Task:
             self.labels,
         )
 
+    def baselines(self) -> dict | None:
+        """Chance and trivial scores of a classification task on its eval set: uniform guessing over
+        the labels (1/k) and always answering the eval set's most frequent label. None for other tasks."""
+        if not self.labels:
+            return None
+        references = [ex.reference for ex in self.eval]
+        majority = max(references.count(label) for label in set(references)) / len(references) if references else 0.0
+        return {"chance": 1 / len(self.labels), "majority": majority, "n_labels": len(self.labels)}
+
+    @property
+    def chance_level(self) -> float | None:
+        """The level a score must clear to differ from guessing: the larger of chance and majority."""
+        found = self.baselines()
+        return max(found["chance"], found["majority"]) if found else None
+
     def dataset_info(self) -> dict:
         return {
             "task": self.name,
             **self.source,
+            **({"baselines": self.baselines()} if self.labels else {}),
             "n_train": len(self.train),
             "n_eval": len(self.eval),
             "train_sha256": fingerprint(self.train),

@@ -18,6 +18,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from ..core import plots, records
+from ..experiments import verdict
 from . import profiles
 
 
@@ -80,9 +81,13 @@ class NotebookRun:
         """Write the result record (results_dir/<experiment>.json) and print where.
 
         parameters: the settings plus these (values the run chose or fixed, e.g. a system prompt).
-        timings: besides notebook_seconds, which is filled in. verdicts: Verdict objects or dicts.
+        timings: besides notebook_seconds, which is filled in. verdicts: Verdict objects (corrected here
+        as one family, verdict.family, with the first model on their scale lines) or dicts.
         headline: {"label": ..., "value": ...}, a Verdict (its claim and status), or None.
         """
+        found = [v for v in verdicts if isinstance(v, verdict.Verdict)]
+        if found:
+            verdict.family(found, model=models[0] if models else None)
         self.record = records.build_record(
             experiment=self.experiment,
             profile=self.profile,

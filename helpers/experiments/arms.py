@@ -105,13 +105,17 @@ def train_and_evaluate(
     )
 
 
-def arm_summary(results: list[ArmResult], metric: str) -> dict:
-    """Mean and 95% interval of `metric` for one arm: item bootstrap for one seed, t over seeds for several."""
+def arm_values(results: list[ArmResult], metric: str) -> np.ndarray:
+    """`metric` per item for every seed of one arm, as a (seeds, items) array."""
     if not results:
         raise ValueError("no results for this arm")
-    if len(results) == 1:
-        return {**stats.summarize(results[0].scores[metric]), "n_seeds": 1}
-    return {**stats.seed_summary([r.scores[metric].mean() for r in results]), "n": int(results[0].scores[metric].size)}
+    return np.stack([np.asarray(r.scores[metric], dtype=float) for r in results])
+
+
+def arm_summary(results: list[ArmResult], metric: str) -> dict:
+    """Mean and 95% interval of `metric` for one arm: items for one seed (Wilson for proportions),
+    seeds then items for several (stats.summarize)."""
+    return stats.summarize(arm_values(results, metric))
 
 
 def by_arm(results: list[ArmResult]) -> dict[str, list[ArmResult]]:
@@ -121,8 +125,7 @@ def by_arm(results: list[ArmResult]) -> dict[str, list[ArmResult]]:
     return grouped
 
 
-def paired_arms(a: list[ArmResult], b: list[ArmResult], metric: str) -> dict:
-    """Paired comparison of two arms on the same items, each item's score averaged over seeds."""
-    mean_a = np.mean([r.scores[metric] for r in a], axis=0)
-    mean_b = np.mean([r.scores[metric] for r in b], axis=0)
-    return stats.paired_comparison(mean_a, mean_b)
+def paired_arms(a: list[ArmResult], b: list[ArmResult], metric: str, **options) -> dict:
+    """Paired comparison of two arms on the same items, every seed kept (stats.paired_comparison):
+    the interval resamples seeds as well as items. options: null, alternative (non-inferiority)."""
+    return stats.paired_comparison(arm_values(a, metric), arm_values(b, metric), **options)

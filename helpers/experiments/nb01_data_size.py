@@ -13,7 +13,7 @@ from ..core.tasks import Example
 from ..data.intake_task import filter_noisy_examples, intake_task
 from ..data.task_library import banking77_task
 from . import verdict
-from .arms import ArmResult, arm_summary, by_arm, paired_arms
+from .arms import ArmResult, arm_summary, arm_values, by_arm, paired_arms
 
 
 @dataclass
@@ -108,8 +108,12 @@ def data_size_verdicts(
     profile: str,
     format_metric: str | None = None,
     format_threshold: float = 0.95,
+    task_key: str = "intake",
+    chance: float | None = None,
 ) -> list[verdict.Verdict]:
-    """The notebook's claims, judged from paired comparisons on the same evaluation items.
+    """The notebook's claims, judged from paired comparisons on the same evaluation items, every seed
+    kept. Ids are "01.<task_key>.<claim>". chance: the task's chance score, flagged where an arm's
+    interval includes it (classification tasks).
 
     The "small clean" arm is fixed in advance as the largest clean arm (no picking the best on the
     test set); the "large noisy" arm is the largest set at the highest noise rate.
@@ -120,6 +124,7 @@ def data_size_verdicts(
     if clean and noisy:
         verdicts.append(
             verdict.judge_difference(
+                f"01.{task_key}.small_clean_beats_large_noisy",
                 f"A small clean set ({arms[clean][0].n_train}) beats a larger noisy set ({arms[noisy][0].n_train}, "
                 f"{arms[noisy][0].group}) on {metric}",
                 paired_arms(arms[clean], arms[noisy], metric),
@@ -130,6 +135,7 @@ def data_size_verdicts(
     if cleaned in arms:
         verdicts.append(
             verdict.judge_difference(
+                f"01.{task_key}.filtering_beats_all_noisy",
                 f"Filtering the noisy set ({arms[cleaned][0].n_train} of {arms[noisy][0].n_train} kept) beats "
                 f"training on all of it, on {metric}",
                 paired_arms(arms[cleaned], arms[noisy], metric),
@@ -141,6 +147,7 @@ def data_size_verdicts(
         small, big = f"clean-{clean_sizes[0]}", f"clean-{clean_sizes[-1]}"
         verdicts.append(
             verdict.judge_difference(
+                f"01.{task_key}.more_clean_data_helps",
                 f"More clean data helps: {clean_sizes[-1]} clean examples beat {clean_sizes[0]} on {metric}",
                 paired_arms(arms[big], arms[small], metric),
                 profile,
@@ -149,20 +156,40 @@ def data_size_verdicts(
     if format_metric and clean:
         verdicts.append(
             verdict.judge_threshold(
+                f"01.{task_key}.format_adherence",
                 f"{arms[clean][0].n_train} clean examples give over {format_threshold:.0%} format adherence "
                 f"({format_metric})",
-                arm_summary(arms[clean], format_metric),
+                arm_values(arms[clean], format_metric),
                 format_threshold,
                 profile,
                 unit="%",
                 scale=100,
             )
         )
+    if chance is not None:
+        compared = {
+            f"01.{task_key}.small_clean_beats_large_noisy": (clean, noisy),
+            f"01.{task_key}.filtering_beats_all_noisy": (cleaned, noisy),
+            f"01.{task_key}.more_clean_data_helps": (f"clean-{clean_sizes[-1]}", f"clean-{clean_sizes[0]}")
+            if len(clean_sizes) > 1
+            else (),
+        }
+        for v in verdicts:
+            if v.id in compared:
+                verdict.flag_chance(v, chance, {name: arm_summary(arms[name], metric) for name in compared[v.id]})
     return verdicts
 
 
-def plot_learning_curves(results: list[ArmResult], metrics: list[str], titles: list[str], subtitle: str, profile: str):
-    """One panel per metric: a line per data group with 95% bands, prompted baselines as dashed lines."""
+def plot_learning_curves(
+    results: list[ArmResult],
+    metrics: list[str],
+    titles: list[str],
+    subtitle: str,
+    profile: str,
+    chance: float | None = None,
+):
+    """One panel per metric: a line per data group with 95% bands, prompted baselines as dashed lines,
+    and chance (where given, for a classification accuracy) as a dotted line."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(metrics), figsize=(6 * len(metrics), 4.2), squeeze=False)
@@ -185,6 +212,8 @@ def plot_learning_curves(results: list[ArmResult], metrics: list[str], titles: l
                 color=plots.PALETTE[-1 - j],
                 label=f"base, {arm}",
             )
+        if metric == "accuracy":
+            plots.chance_line(ax, chance)
         plots.plain_log_ticks(ax, [r.n_train for r in results if r.group != "baseline"])
         ax.set_xlabel("training examples (log scale)")
         ax.set_ylabel(f"{title} (%)")

@@ -242,12 +242,17 @@ def peft_verdicts(
     quality_margin: float,
     memory_factor: float,
     profile: str,
+    chance: float | None = None,
+    mmlu_chance: float = 0.25,
 ) -> list[verdict.Verdict]:
-    """The sub-claims, each judged from the measurements (paired on the same test items for quality)."""
+    """The sub-claims, each judged from the measurements (paired on the same test items for quality,
+    every seed kept). chance: the test task's chance accuracy; quality verdicts flag arms whose interval
+    includes it (and the forgetting verdict, MMLU's four-choice chance)."""
     out = []
     lora = selected[lora_arm]
     out.append(
         verdict.judge_measured(
+            "02.lora_under_1pct_params",
             f"LoRA ({lora_arm}) trains under 1% of the parameters",
             [r.record.trainable_percent / 100 for r in lora],
             0.01,
@@ -262,6 +267,7 @@ def peft_verdicts(
             ratio = training_memory_mb(probes["full"]) / training_memory_mb(probes[arm])
             out.append(
                 verdict.judge_measured(
+                    f"02.{'qlora' if arm == qlora_arm else 'lora'}_memory_saving",
                     f"{arm} needs at least {memory_factor:g}x less training memory than full fine-tuning",
                     [ratio],
                     memory_factor,
@@ -272,8 +278,9 @@ def peft_verdicts(
     for arm in (lora_arm, qlora_arm):
         out.append(
             verdict.judge_non_inferiority(
+                f"02.{'qlora' if arm == qlora_arm else 'lora'}_within_margin",
                 f"{arm} is within {quality_margin * 100:.0f} points of full fine-tuning on test accuracy",
-                paired_arms(selected[arm], selected["full"], "accuracy"),
+                paired_arms(selected[arm], selected["full"], "accuracy", null=-quality_margin, alternative="greater"),
                 quality_margin,
                 profile,
             )
@@ -282,6 +289,7 @@ def peft_verdicts(
         all_linear, attention = same_rank_pair
         out.append(
             verdict.judge_difference(
+                "02.all_linear_beats_attention",
                 f"At the same rank, LoRA on all linear layers ({all_linear}) beats attention-only ({attention}) on "
                 "test accuracy",
                 paired_arms(selected[all_linear], selected[attention], "accuracy"),
@@ -290,12 +298,25 @@ def peft_verdicts(
         )
     out.append(
         verdict.judge_difference(
+            "02.lora_forgets_less",
             f"LoRA ({lora_arm}) forgets less general knowledge than full fine-tuning (MMLU-Redux accuracy after "
             "training)",
             paired_arms(lora, selected["full"], "mmlu_correct"),
             profile,
         )
     )
+    for v in out:
+        arms = {
+            "02.lora_within_margin": (lora_arm, "full"),
+            "02.qlora_within_margin": (qlora_arm, "full"),
+            "02.all_linear_beats_attention": same_rank_pair or (),
+        }.get(v.id)
+        if arms is not None and chance is not None:
+            verdict.flag_chance(v, chance, {arm: arm_summary(selected[arm], "accuracy") for arm in arms})
+        if v.id == "02.lora_forgets_less":
+            verdict.flag_chance(
+                v, mmlu_chance, {arm: arm_summary(selected[arm], "mmlu_correct") for arm in (lora_arm, "full")}
+            )
     return out
 
 
@@ -305,9 +326,10 @@ def plot_quality_vs_cost(
     probes: dict[str, dict],
     subtitle: str,
     profile: str,
+    chance: float | None = None,
 ):
     """Left: test accuracy against trainable parameters. Middle: against measured training memory.
-    Right: the learning-rate sweep on the validation split."""
+    Right: the learning-rate sweep on the validation split. Chance accuracy (where given) is dotted."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(17, 4.6))
@@ -331,6 +353,8 @@ def plot_quality_vs_cost(
     axes[0].set_xscale("log")
     axes[0].set_xlabel("trainable parameters (log scale)")
     axes[1].set_xlabel("measured training memory (GB, peak minus before loading)")
+    for ax in axes:
+        plots.chance_line(ax, chance)
     for ax in axes[:2]:
         ax.margins(x=0.2)  # room for the arm labels
         ax.set_ylabel("test accuracy (%)")

@@ -36,7 +36,7 @@ class SetScores:
 
     arm: str
     set: str
-    outcomes: dict[str, np.ndarray]  # accuracy, hallucination_rate, abstention_rate (0/1 per item)
+    outcomes: dict[str, np.ndarray]  # accuracy, hallucination_rate, ... : 0/1 per item, (items,) or (seeds, items)
     predictions: list[str] = field(repr=False)
 
     def summary(self) -> dict:
@@ -67,7 +67,7 @@ def evaluate_sets(
 
 def pooled(scores: dict[str, SetScores], set_names, metric: str) -> np.ndarray:
     """Per-item values of `metric` over several question sets, in a fixed order (for paired tests)."""
-    return np.concatenate([scores[name].outcomes[metric] for name in set_names])
+    return np.concatenate([scores[name].outcomes[metric] for name in set_names], axis=-1)
 
 
 def rag_training_examples(
@@ -88,7 +88,7 @@ def outcome_table(results: dict[str, dict[str, SetScores]]) -> list[dict]:
                 {
                     "arm": arm,
                     "set": name,
-                    "n": int(scores.outcomes["accuracy"].size),
+                    "n": int(scores.outcomes["accuracy"].shape[-1]),
                     **{
                         f"{m.replace('_rate', '')}": s[m]["mean"]
                         for m in ("accuracy", "hallucination_rate", "abstention_rate")
@@ -234,25 +234,29 @@ def hallucination_verdicts(
     b, br, ft, ftr, fta = (results[arms[role]] for role in ("base", "base_rag", "ft", "ft_rag", "ft_abstain_rag"))
     out = [
         verdict.judge_difference(
+            "03.ft_teaches_trained_facts",
             "Fine-tuning on question-answer pairs teaches the trained facts (fine-tuned vs base, seen questions)",
             stats.paired_comparison(ft["seen"].outcomes["accuracy"], b["seen"].outcomes["accuracy"]),
             profile,
         ),
         verdict.judge_difference(
+            "03.paraphrase_transfer_gap",
             "The learned facts transfer less to new wordings (fine-tuned: seen minus paraphrased questions)",
             stats.paired_comparison(ft["seen"].outcomes["accuracy"], ft["paraphrase"].outcomes["accuracy"]),
             profile,
         ),
         verdict.judge_threshold(
+            "03.ft_still_hallucinates",
             "After fine-tuning the model still hallucinates on in-domain facts it was not taught "
             "(unseen; rate above 10%)",
-            ft["unseen"].summary()["hallucination_rate"],
+            ft["unseen"].outcomes["hallucination_rate"],
             0.10,
             profile,
             unit="%",
             scale=100,
         ),
         verdict.judge_difference(
+            "03.rag_beats_ft",
             "Retrieval beats fine-tuning on in-domain questions (base + RAG vs fine-tuned; paraphrased and unseen)",
             stats.paired_comparison(
                 pooled(br, ("paraphrase", "unseen"), "accuracy"), pooled(ft, ("paraphrase", "unseen"), "accuracy")
@@ -260,12 +264,14 @@ def hallucination_verdicts(
             profile,
         ),
         verdict.judge_difference(
+            "03.abstain_rag_beats_rag",
             "Fine-tuning with abstention examples plus RAG is more reliable than RAG alone "
             "(correct outcomes over all in-domain sets)",
             stats.paired_comparison(pooled(fta, IN_DOMAIN, "accuracy"), pooled(br, IN_DOMAIN, "accuracy")),
             profile,
         ),
         verdict.judge_difference(
+            "03.abstention_cuts_hallucination",
             "Training abstention cuts hallucination on unanswerable questions "
             "(fine-tuned + RAG minus fine-tuned with abstention + RAG)",
             stats.paired_comparison(
@@ -279,6 +285,7 @@ def hallucination_verdicts(
         low, high = shares[0], shares[-1]
         out.append(
             verdict.judge_difference(
+                "03.unknown_facts_hurt_known",
                 "Fine-tuning on unknown facts lowers accuracy on known ones "
                 f"(long training: {low:.0%} minus {high:.0%} unknown)",
                 stats.paired_comparison(curve_scores[(low, "long")], curve_scores[(high, "long")]),
@@ -287,6 +294,7 @@ def hallucination_verdicts(
         )
         out.append(
             verdict.judge_difference(
+                "03.early_stopping_removes_harm",
                 f"Early stopping removes the harm ({high:.0%} unknown: early minus long training)",
                 stats.paired_comparison(curve_scores[(high, "early")], curve_scores[(high, "long")]),
                 profile,
@@ -295,14 +303,15 @@ def hallucination_verdicts(
     return out
 
 
-def average_over_seeds(per_seed: list[dict[str, SetScores]]) -> dict[str, SetScores]:
-    """Each item's outcomes averaged over seeds (fractions in [0, 1]); intervals then come from the items."""
+def stack_seeds(per_seed: list[dict[str, SetScores]]) -> dict[str, SetScores]:
+    """One arm's per-seed outcomes as (seeds, items) arrays, so summaries and verdicts resample the
+    seeds as well as the items (the answers shown are the first seed's)."""
     first = per_seed[0]
     return {
         name: SetScores(
             first[name].arm,
             name,
-            {m: np.mean([run[name].outcomes[m] for run in per_seed], axis=0) for m in first[name].outcomes},
+            {m: np.stack([run[name].outcomes[m] for run in per_seed]) for m in first[name].outcomes},
             first[name].predictions,
         )
         for name in first

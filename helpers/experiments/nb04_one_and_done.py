@@ -17,7 +17,6 @@ import numpy as np
 from ..core import plots, stats
 from ..core.generation import generate
 from ..core.models import LoadedModel
-from ..core.records import smoke_labelled
 from ..core.scoring import answer_outcomes, label_scores
 from ..core.tasks import Example
 from ..core.training import TrainConfig, finetune, load_for_training, merged_for_inference
@@ -30,14 +29,14 @@ class PeriodScores:
 
     scores: dict[str, dict[int, dict[str, np.ndarray]]] = field(
         default_factory=dict
-    )  # strategy -> period -> kind -> items
+    )  # strategy -> period -> kind -> items: (items,) for one run, (seeds, items) from stack_seeds
 
     def add(self, strategy: str, period: int, kind: str, correct: np.ndarray) -> None:
         self.scores.setdefault(strategy, {}).setdefault(period, {})[kind] = np.asarray(correct, dtype=float)
 
     def pooled(self, strategy: str, period: int, kinds: tuple[str, ...]) -> np.ndarray:
         by_kind = self.scores[strategy][period]
-        return np.concatenate([by_kind[k] for k in kinds if k in by_kind])
+        return np.concatenate([by_kind[k] for k in kinds if k in by_kind], axis=-1)
 
     def summary(self, strategy: str, period: int, kinds: tuple[str, ...]) -> dict:
         return stats.summarize(self.pooled(strategy, period, kinds))
@@ -77,14 +76,15 @@ class Strategy:
         self.examples_used += examples
 
 
-def average_scores(runs: list[PeriodScores]) -> PeriodScores:
-    """Per-item correctness averaged over seeds (the same questions in every run)."""
+def stack_seeds(runs: list[PeriodScores]) -> PeriodScores:
+    """Every seed's per-item correctness as (seeds, items) arrays (the same questions in every run), so
+    summaries and verdicts resample the seeds as well as the items."""
     out = PeriodScores()
     first = runs[0].scores
     for strategy, periods in first.items():
         for period, by_kind in periods.items():
             for kind in by_kind:
-                out.add(strategy, period, kind, np.mean([run.scores[strategy][period][kind] for run in runs], axis=0))
+                out.add(strategy, period, kind, np.stack([run.scores[strategy][period][kind] for run in runs]))
     return out
 
 
@@ -154,6 +154,7 @@ def maintenance_verdicts(
     drop_period: int | None,
     clinc: PeriodScores | None = None,
     monitor_first: int | None = None,
+    clinc_chance: float | None = None,
 ) -> list[verdict.Verdict]:
     """The sub-claims, each from paired comparisons on the same questions at the last period.
 
@@ -162,6 +163,7 @@ def maintenance_verdicts(
     once, new_only, replay = names["once"], names["new_only"], names["replay"]  # strategy names by role
     out = [
         verdict.judge_difference(
+            "04.once_trained_decays",
             f"A model fine-tuned once decays: period-0 accuracy minus period-{last} accuracy (fine-tuned once)",
             stats.independent_comparison(
                 world_scores.pooled(once, 0, kinds_all), world_scores.pooled(once, last, kinds_all)
@@ -169,6 +171,7 @@ def maintenance_verdicts(
             profile,
         ),
         verdict.judge_difference(
+            "04.retraining_restores",
             f"Retraining restores accuracy (retrained with replay minus fine-tuned once, period {last})",
             stats.paired_comparison(
                 world_scores.pooled(replay, last, kinds_all), world_scores.pooled(once, last, kinds_all)
@@ -176,6 +179,7 @@ def maintenance_verdicts(
             profile,
         ),
         verdict.judge_difference(
+            "04.replay_prevents_forgetting",
             "Retraining on new data alone forgets what still holds; replay prevents it "
             f"(replay minus new-only, unchanged facts, period {last})",
             stats.paired_comparison(
@@ -186,6 +190,7 @@ def maintenance_verdicts(
     ]
     out.append(
         _timing_verdict(
+            "04.drift_monitor_in_time",
             "The label-free drift monitor fires no later than the first measured accuracy drop",
             drift_first,
             drop_period,
@@ -194,6 +199,7 @@ def maintenance_verdicts(
     )
     out.append(
         _timing_verdict(
+            "04.monitor_or_canary_in_time",
             "The drift monitor or the labelled canary fires no later than the first measured accuracy drop",
             monitor_first,
             drop_period,
@@ -205,33 +211,36 @@ def maintenance_verdicts(
         p = periods[-1]
         out.append(
             verdict.judge_difference(
+                "04.clinc.replay_keeps_old_intents",
                 "CLINC150: replay keeps earlier intents that new-data-only retraining forgets "
                 f"(replay minus new-only, old intents, period {p})",
                 stats.paired_comparison(clinc.scores[replay][p]["old"], clinc.scores[new_only][p]["old"]),
                 profile,
             )
         )
+        if clinc_chance is not None:
+            verdict.flag_chance(
+                out[-1],
+                clinc_chance,
+                {name: stats.summarize(clinc.scores[name][p]["old"]) for name in (replay, new_only)},
+            )
     return out
 
 
-def _timing_verdict(claim: str, first_firing: int | None, drop_period: int | None, profile: str) -> verdict.Verdict:
+def _timing_verdict(
+    verdict_id: str, claim: str, first_firing: int | None, drop_period: int | None, profile: str
+) -> verdict.Verdict:
     """Supported when the signal fired at or before the first significant drop; not supported when the
     drop came first (or the signal never fired); inconclusive when no drop was measured."""
-    if drop_period is None:
-        status = verdict.INCONCLUSIVE
-    else:
-        status = (
-            verdict.SUPPORTED if first_firing is not None and first_firing <= drop_period else verdict.NOT_SUPPORTED
-        )
-    fired = f"period {first_firing}" if first_firing is not None else "never"
-    dropped = f"period {drop_period}" if drop_period is not None else "none measured"
-    text = (
-        f"{claim}: {status.upper()}. First firing: {fired}; "
-        f"first significant drop of the once-trained model: {dropped}."
+    return verdict.judge_event_order(
+        verdict_id,
+        claim,
+        first_firing,
+        drop_period,
+        profile,
+        what="First firing",
+        by="first significant drop of the once-trained model",
     )
-    text = smoke_labelled(text, profile)
-    nan = float("nan")
-    return verdict.Verdict(claim, status, nan, nan, nan, text)
 
 
 def first_significant_drop(period_scores: PeriodScores, strategy: str, kinds: tuple[str, ...]) -> int | None:

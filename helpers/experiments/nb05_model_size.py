@@ -170,10 +170,20 @@ def _unscored_note(candidates: list[Candidate]) -> str:
 
 
 def quality_verdicts(
-    task_label: str, results: list[ArmResult], candidates: list[Candidate], metric: str, margin: float, profile: str
+    task_label: str,
+    results: list[ArmResult],
+    candidates: list[Candidate],
+    metric: str,
+    margin: float,
+    profile: str,
+    task_key: str | None = None,
+    chance: float | None = None,
 ) -> list[verdict.Verdict]:
     """Per task: fine-tuning the smallest model beats prompting it; the smallest fine-tuned model is
-    within `margin` of the largest prompted model that could run."""
+    within `margin` of the largest prompted model that could run. Ids are "05.<task_key>.<claim>"
+    (task_key defaults to the label's last word); chance: the task's chance score, flagged where an
+    arm's interval includes it."""
+    key = task_key or task_label.split()[-1]
     smallest = candidates[0]
     runnable = [c for c in candidates if c.scored]
     tuned = finetuned(results, smallest.name)
@@ -181,11 +191,22 @@ def quality_verdicts(
     verdicts = []
     claim = f"{task_label}: fine-tuning {smallest.short} beats prompting it ({own.arm if own else 'prompted'})"
     if tuned and own:
-        verdicts.append(verdict.judge_difference(claim, paired_arms(tuned, [own], metric), profile))
+        verdicts.append(
+            verdict.judge_difference(
+                f"05.{key}.finetune_beats_prompting", claim, paired_arms(tuned, [own], metric), profile
+            )
+        )
+        if chance is not None:
+            verdict.flag_chance(
+                verdicts[-1], chance, {"fine-tuned": arm_summary(tuned, metric), own.arm: arm_summary([own], metric)}
+            )
     else:
         verdicts.append(
             verdict.not_run(
-                claim, f"{smallest.short} was not scored or not fine-tuned here.{_unscored_note(candidates)}", profile
+                f"05.{key}.finetune_beats_prompting",
+                claim,
+                f"{smallest.short} was not scored or not fine-tuned here.{_unscored_note(candidates)}",
+                profile,
             )
         )
     largest = runnable[-1] if runnable else None
@@ -196,16 +217,23 @@ def quality_verdicts(
     )
     big = best_prompted(results, largest.name, metric) if largest and largest is not smallest else None
     if tuned and big:
-        comparison = paired_arms(tuned, [big], metric)
-        result = verdict.judge_non_inferiority(claim, comparison, margin, profile)
+        comparison = paired_arms(tuned, [big], metric, null=-margin, alternative="greater")
+        result = verdict.judge_non_inferiority(
+            f"05.{key}.small_within_margin_of_large", claim, comparison, margin, profile
+        )
         if largest is not candidates[-1]:
-            result.text += (
-                f" The largest candidate, {candidates[-1].short}, was not scored.{_unscored_note(candidates)}"
+            result.notes.append(
+                f"The largest candidate, {candidates[-1].short}, was not scored.{_unscored_note(candidates)}"
+            )
+        if chance is not None:
+            verdict.flag_chance(
+                result, chance, {"fine-tuned": arm_summary(tuned, metric), big.arm: arm_summary([big], metric)}
             )
         verdicts.append(result)
     else:
         verdicts.append(
             verdict.not_run(
+                f"05.{key}.small_within_margin_of_large",
                 claim,
                 f"Only {smallest.short} was scored here, so there is no larger prompted model to compare "
                 f"with.{_unscored_note(candidates)}",
@@ -223,11 +251,11 @@ def cost_verdict(
     smallest, largest = (timed[0], timed[-1]) if timed else (candidates[0], candidates[-1])
     claim = f"{smallest.short} serves requests at least {cost_factor:g}x cheaper than {largest.short}"
     if len(timed) < 2:
-        return verdict.not_run(claim, "fewer than two models were timed", profile)
+        return verdict.not_run("05.serving_cost_ratio", claim, "fewer than two models were timed", profile)
     ratio = probes[smallest.name]["requests_per_second"] / probes[largest.name]["requests_per_second"]
-    result = verdict.judge_measured(claim, [ratio], cost_factor, profile, unit="x")
+    result = verdict.judge_measured("05.serving_cost_ratio", claim, [ratio], cost_factor, profile, unit="x")
     if probes[largest.name]["weights"] != REAL:
-        result.text += f" ({largest.short} timed with random weights of its published shapes.)"
+        result.notes.append(f"({largest.short} timed with random weights of its published shapes.)")
     return result
 
 
