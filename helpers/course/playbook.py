@@ -4,7 +4,17 @@ and build them into a static HTML site (MkDocs).
 Templates (playbook/templates/*.md) use Jinja2 with these helpers:
   value("cpu/01_data_size", "metrics.intake.clean-48.field_f1.mean")  -> the number at that path
   pct(x), pts(x), num(x, digits)                                      -> formatting filters
-  verdict("cpu/01_data_size", i)                                      -> the i-th verdict dict
+  verdict("cpu/01_data_size", "01.intake.more_clean_data_helps")      -> the verdict dict with that id
+  finding(v, supported=..., not_supported=..., inconclusive=..., not_run=...)
+                                                                      -> the text for v's status: every
+                                                                         sentence or heading that states a
+                                                                         finding goes through it
+                                                                         (playbook_wording)
+  status(v), scale(v)                                                 -> "inconclusive at 135M, 1 seed, n=24",
+                                                                         "135M, 1 seed, n=24"
+  report(v)                                                           -> the verdict's own sentence (its
+                                                                         claim, status and numbers), then
+                                                                         its scale
   source("cpu/01_data_size")                                          -> a one-line provenance citation
   figure("cpu/02_peft_cost_quality.png", "alt text")                  -> the figure, copied beside the pages
   literal("500 clean examples")                                       -> a number that is not a measurement of
@@ -12,7 +22,10 @@ Templates (playbook/templates/*.md) use Jinja2 with these helpers:
 Every number a page prints must come through one of these: a test renders the pages in trace mode
 and fails on any other number.
 A cited result file that is missing, lacks the path, or is stale (run with parameters that are no
-longer the notebook's defaults for its profile) is an error that names the template and the file.
+longer the notebook's defaults for its profile), and a verdict id the file lacks, are errors that name
+the template and the file.
+Verdicts are cited by their stable id, never by position: the notebooks may add, drop or reorder them.
+Wherever a page states a verdict's status it shows the scale beside it (status(), report()).
 """
 
 from __future__ import annotations
@@ -20,9 +33,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.paths import REPO_ROOT, RESULTS_DIR
+from .playbook_wording import Findings, force_statuses, scale
 
 PLAYBOOK_DIR = REPO_ROOT / "playbook"
 TEMPLATES_DIR = PLAYBOOK_DIR / "templates"
@@ -118,17 +133,69 @@ def _walk(record: dict, dotted: str, where: str):
     return node
 
 
-def render(template_name: str, trace: bool = False) -> tuple[str, list[str]]:
-    """The page's Markdown and the result figures it shows. With trace=True every cited value is
-    wrapped in CITED marks, so a test can tell cited numbers from numbers typed into the template."""
+@dataclass
+class Page:
+    """A rendered page: its Markdown, the result figures it shows, the verdict ids it cites and the
+    finding() calls it made (with the texts registered for every status)."""
+
+    text: str
+    figures: list[str] = field(default_factory=list)
+    cited: set[str] = field(default_factory=set)
+    findings: Findings = field(default_factory=Findings)
+
+
+def _find_verdict(record: dict, verdict_id: str, where: str) -> int:
+    """The position of the verdict with that id; a missing id is an error that lists the ids there."""
+    ids = [v.get("id") for v in record.get("verdicts", [])]
+    if verdict_id not in ids:
+        raise CitationError(
+            f"{where}: no verdict with id {verdict_id!r}; its verdicts: {', '.join(map(str, ids)) or '(none)'}"
+        )
+    return ids.index(verdict_id)
+
+
+def _filters(mark) -> dict:
+    """The formatting filters; each marks its output as cited. A value the run did not produce (None:
+    an effect of a comparison that was not run) prints as "n/a"."""
+
+    def cited(function):
+        return lambda x, *args: mark("n/a" if x is None else function(x, *args))
+
+    return {
+        "pct": cited(lambda x, digits=1: f"{100 * x:.{digits}f}%"),
+        "pts": cited(lambda x, digits=1: f"{100 * x:+.{digits}f} points"),
+        "num": cited(lambda x, digits=1: f"{x:,.{digits}f}"),
+        # a value shown as it is (a count)
+        "cited": cited(
+            lambda x: (
+                str.__str__(x) if isinstance(x, str) else repr(x) if not isinstance(x, float) else float.__repr__(x)
+            )
+        ),
+    }
+
+
+def render(
+    template_name: str, trace: bool = False, forced_status: dict[str, str] | None = None
+) -> tuple[str, list[str]]:
+    """The page's Markdown and the result figures it shows (see render_page)."""
+    page = render_page(template_name, trace=trace, forced_status=forced_status)
+    return page.text, page.figures
+
+
+def render_page(template_name: str, trace: bool = False, forced_status: dict[str, str] | None = None) -> Page:
+    """Render one template. With trace=True every cited value is wrapped in CITED marks, so a test can
+    tell cited numbers from numbers typed into the template. forced_status ({verdict id or "*": status})
+    renders the page as if those verdicts had that status, so a test can check the wording of every
+    status without a result that has it."""
     import jinja2
 
-    figures: list[str] = []
+    page = Page(text="")
     records: dict[str, dict] = {}
+    result_of: dict[str, str] = {}  # verdict id -> the result file it was cited from
 
     def record_of(result):
         if result not in records:
-            records[result] = _load(result, template_name)
+            records[result] = force_statuses(_load(result, template_name), forced_status)
         return records[result]
 
     def mark(text):
@@ -138,28 +205,26 @@ def render(template_name: str, trace: bool = False) -> tuple[str, list[str]]:
         found = _walk(record_of(result), dotted, f"{template_name}: results/{result}.json")
         return _traced(found) if trace else found
 
-    def verdict(result, index):
+    def verdict(result, verdict_id):
+        index = _find_verdict(record_of(result), verdict_id, f"{template_name}: results/{result}.json")
+        page.cited.add(verdict_id)
+        result_of[verdict_id] = result
         return value(result, f"verdicts.{index}")
 
-    def literal(text):
-        return mark(text)
+    def scale_of(v):
+        verdict_id = str.__str__(v["id"])
+        record = record_of(result_of[verdict_id])
+        raw = record["verdicts"][_find_verdict(record, verdict_id, template_name)]  # untraced numbers
+        return mark(scale(raw, record))
+
+    def status(v):
+        return f"{v['status']} at {scale_of(v)}"
+
+    def report(v):
+        return f"{v['text']} Scale: {scale_of(v)}."
 
     def source(result):
-        record = record_of(result)
-        model = record["models"][0]
-        device = record["device"].get("accelerator", "")
-        device = (
-            device
-            if device and not device.startswith("none")
-            else f"CPU ({record['device'].get('cpu', 'unknown')}, {record['device'].get('cpu_count')} cores)"
-        )
-        if "training_precision_auto" in record["device"]:  # recorded since precision="auto" became the default
-            device += f", training in {record['device']['training_precision_auto']}"
-        return mark(
-            f"`results/{result}.json`: notebook {record['experiment']}, {record['profile']} profile, "
-            f"model {model['name']} "
-            f"(sha256 {model['content_hash'][:12]}), seeds {record['seeds']}, {device}, {record['created_utc'][:10]}"
-        )
+        return mark(_provenance(result, record_of(result)))
 
     def figure(name, alt):
         path = RESULTS_DIR / name
@@ -168,29 +233,47 @@ def render(template_name: str, trace: bool = False) -> tuple[str, list[str]]:
                 f"{template_name}: shows {path.relative_to(REPO_ROOT)}, which does not exist; "
                 "run the notebook with --publish"
             )
-        figures.append(name)
+        page.figures.append(name)
         return f'[![{alt}]({FIGURES_SUBDIR}/{name})]({FIGURES_SUBDIR}/{name} "open the figure at full size")'
-
-    def cited(function):
-        return lambda x, *args: mark(function(x, *args))
 
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR), undefined=jinja2.StrictUndefined, keep_trailing_newline=True
     )
-    env.filters["pct"] = cited(lambda x, digits=1: f"{100 * x:.{digits}f}%")
-    env.filters["pts"] = cited(lambda x, digits=1: f"{100 * x:+.{digits}f} points")
-    env.filters["num"] = cited(lambda x, digits=1: f"{x:,.{digits}f}")
-    env.filters["cited"] = cited(
-        lambda x: str.__str__(x) if isinstance(x, str) else repr(x) if not isinstance(x, float) else float.__repr__(x)
-    )  # a value shown as it is (a count)
+    env.filters.update(_filters(mark))
     header = (
         f"<!-- generated from playbook/templates/{template_name} by `python -m helpers playbook`; "
         "edit the template -->\n"
     )
-    text = env.get_template(template_name).render(
-        value=value, verdict=verdict, source=source, figure=figure, literal=literal
+    page.text = header + env.get_template(template_name).render(
+        value=value,
+        verdict=verdict,
+        finding=page.findings.finding,
+        status=status,
+        scale=scale_of,
+        report=report,
+        source=source,
+        figure=figure,
+        literal=mark,
     )
-    return header + text, figures
+    return page
+
+
+def _provenance(result: str, record: dict) -> str:
+    """A one-line citation of a result file: notebook, profile, model, seeds, device, date."""
+    model = record["models"][0]
+    device = record["device"].get("accelerator", "")
+    device = (
+        device
+        if device and not device.startswith("none")
+        else f"CPU ({record['device'].get('cpu', 'unknown')}, {record['device'].get('cpu_count')} cores)"
+    )
+    if "training_precision_auto" in record["device"]:  # recorded since precision="auto" became the default
+        device += f", training in {record['device']['training_precision_auto']}"
+    return (
+        f"`results/{result}.json`: notebook {record['experiment']}, {record['profile']} profile, "
+        f"model {model['name']} "
+        f"(sha256 {model['content_hash'][:12]}), seeds {record['seeds']}, {device}, {record['created_utc'][:10]}"
+    )
 
 
 def build(check: bool = False) -> list[Path]:
