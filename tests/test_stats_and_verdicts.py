@@ -230,3 +230,22 @@ def test_independent_comparison_for_different_items():
     assert "independent samples p=" in text and "paired" not in text
     seeds = stats.independent_comparison(np.stack([before, before[::-1]]), after)
     assert seeds["n_seeds"] == 2 and seeds["interval_method"].startswith("two-level")
+
+
+def test_newcombe_paired_interval_matches_the_published_example():
+    """Newcombe (1998), paired example with 36 both, 12 A only, 2 B only, 0 neither: 0.0569 to 0.3404."""
+    a = [1] * 36 + [1] * 12 + [0] * 2
+    b = [1] * 36 + [0] * 12 + [1] * 2
+    assert stats.newcombe_paired_interval(a, b) == pytest.approx((0.0569, 0.3404), abs=5e-4)
+
+
+def test_arms_that_agree_on_every_item_do_not_get_a_zero_width_interval_or_a_margin_verdict():
+    """16 of 16 wrong in both arms: the item bootstrap says the difference is exactly 0, which made
+    "LoRA within 5 points of full" supported at p = 0.0002 on a smoke run."""
+    tied = stats.paired_comparison([0.0] * 16, [0.0] * 16, null=-0.05, alternative="greater")
+    assert tied["ci_low"] < -0.15 and tied["ci_high"] > 0.15 and "Newcombe" in tied["interval_method"]
+    assert tied["p_value"] > 0.05
+    v = verdict.judge_non_inferiority("02.lora_within_margin", "within 5", tied, 0.05, "cpu")
+    assert v.status == "inconclusive"
+    many = stats.paired_comparison([1.0, 0.0] * 400, [1.0, 0.0] * 400, null=-0.05, alternative="greater")
+    assert many["p_value"] < 0.01 and many["ci_low"] > -0.05  # agreement on 800 items does settle it

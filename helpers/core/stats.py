@@ -39,15 +39,60 @@ def is_binary(values) -> bool:
     return values.size > 0 and bool(np.all((values == 0) | (values == 1)))
 
 
-def wilson_interval(successes: float, n: int, confidence: float = 0.95) -> tuple[float, float]:
+def wilson_interval(successes: float, n: int, confidence: float = 0.95, z: float | None = None) -> tuple[float, float]:
     """Wilson score interval of a proportion; never zero-width, even at 0 or n successes."""
     if n <= 0:
         return (float("nan"), float("nan"))
-    z = Z95 if confidence == 0.95 else _z(confidence)
+    z = z if z is not None else Z95 if confidence == 0.95 else _z(confidence)
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return float(max(0.0, min(p, centre - half))), float(min(1.0, max(p, centre + half)))  # p inside, despite rounding
+
+
+def newcombe_paired_interval(a, b, z: float = Z95) -> tuple[float, float]:
+    """Newcombe's interval for the difference of two paired proportions (1998, method 10: Wilson
+    intervals of each arm combined with the continuity-corrected correlation of the pairs).
+
+    a, b: per-item probabilities of being right (0/1, or the share of seeds that got the item right).
+    Unlike the item bootstrap it is not zero-width when the arms agree on every item: two arms that
+    both answer 16 of 16 wrong differ by -19 to +19 points, not by exactly zero."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    n = a.size
+    both, a_only = float(np.sum(a * b)), float(np.sum(a * (1 - b)))
+    b_only, neither = float(np.sum((1 - a) * b)), float(np.sum((1 - a) * (1 - b)))
+    p1, p2 = (both + a_only) / n, (both + b_only) / n
+    l1, u1 = wilson_interval(both + a_only, n, z=z)
+    l2, u2 = wilson_interval(both + b_only, n, z=z)
+    numerator = both * neither - a_only * b_only
+    if numerator > 0:
+        numerator = max(numerator - n / 2, 0.0)
+    denominator = np.sqrt((both + a_only) * (b_only + neither) * (both + b_only) * (a_only + neither))
+    phi = numerator / denominator if denominator > 0 else 0.0
+    delta = p1 - p2
+    low = delta - np.sqrt(max(0.0, (p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2))
+    high = delta + np.sqrt(max(0.0, (u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2))
+    return float(low), float(high)
+
+
+def newcombe_margin_p(a, b, null: float) -> float:
+    """One-sided p of "the paired difference is at most `null`" by inverting Newcombe's interval: the
+    level at which its lower bound meets the null. Used for margins (non-inferiority), where a sign-flip
+    test of shifted 0/1 differences is not valid."""
+    from scipy import stats as scipy_stats
+
+    if newcombe_paired_interval(a, b, z=0.0)[0] <= null:  # the observed difference is at or beyond the null
+        return 1.0
+    low_z, high_z = 0.0, 10.0
+    if newcombe_paired_interval(a, b, z=high_z)[0] > null:
+        return float(scipy_stats.norm.sf(high_z))
+    for _ in range(60):
+        middle = (low_z + high_z) / 2
+        if newcombe_paired_interval(a, b, z=middle)[0] > null:
+            low_z = middle
+        else:
+            high_z = middle
+    return float(scipy_stats.norm.sf(low_z))
 
 
 def _z(confidence: float) -> float:
@@ -180,10 +225,13 @@ def paired_comparison(
 
     a, b: (items,) or (seeds, items); the seed counts may differ (a prompted arm has one). The
     interval resamples items (shared by both arms, keeping the pairing) and, with several seeds,
-    each arm's seeds. The p-value tests the effect against `null` (two-sided, or "greater": H0 effect
-    <= null, as a non-inferiority test uses): a sign-flip permutation test on the items' differences
+    each arm's seeds; for 0/1 scores it is widened to Newcombe's paired interval, so arms that agree on
+    every item do not get a zero-width interval. The p-value tests the effect against `null`
+    (two-sided, or "greater": H0 effect <= null, as a non-inferiority test uses): a sign-flip
+    permutation test on the items' differences
     (averaged over seeds); with several seeds, the larger of that and the two-level bootstrap's p, so
-    seed-to-seed variance counts there too.
+    seed-to-seed variance counts there too. Against a nonzero null (a margin) with 0/1 scores, the
+    p-value is at least the one from inverting Newcombe's interval.
     """
     _check_alternative(alternative)
     a, b = seed_matrix(a), seed_matrix(b)
@@ -202,14 +250,23 @@ def paired_comparison(
     several = max(a.shape[0], b.shape[0]) > 1
     if several:
         p_value = max(p_value, _bootstrap_p(replicates, null, alternative))
+    low, high = float(np.quantile(replicates, 0.025)), float(np.quantile(replicates, 0.975))
+    method = TWO_LEVEL if several else ITEMS
+    if is_binary(a) and is_binary(b):
+        items_a, items_b = a.mean(axis=0), b.mean(axis=0)
+        newcombe_low, newcombe_high = newcombe_paired_interval(items_a, items_b)
+        low, high = min(low, newcombe_low), max(high, newcombe_high)
+        method += ", widened to Newcombe's paired Wilson interval"
+        if null != 0.0:
+            p_value = max(p_value, newcombe_margin_p(items_a, items_b, null))
     result = {
         "mean_diff": float(diff.mean()),
-        "ci_low": float(np.quantile(replicates, 0.025)),
-        "ci_high": float(np.quantile(replicates, 0.975)),
+        "ci_low": low,
+        "ci_high": high,
         "p_value": p_value,
         "n": int(n_items),
         "n_seeds": int(max(a.shape[0], b.shape[0])),
-        "interval_method": TWO_LEVEL if several else ITEMS,
+        "interval_method": method,
         "test": "paired sign-flip permutation" + (" and two-level bootstrap" if several else ""),
         "alternative": alternative,
         "null": null,

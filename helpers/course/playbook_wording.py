@@ -19,18 +19,14 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
-STATUSES = ("supported", "not supported", "inconclusive", "not run")
+from ..experiments import verdict as verdict_module
+
+STATUSES = verdict_module.STATUSES
 
 
 def model_label(record: dict) -> str:
     """A short label for the result's model: its parameter count ("135M", "1.7B"), else its name."""
-    model = (record.get("models") or [{}])[0]
-    parameters = model.get("parameters")
-    if not parameters:
-        return str(model.get("name", "model unknown"))
-    if parameters >= 1e9:
-        return f"{parameters / 1e9:.1f}B".replace(".0B", "B")
-    return f"{parameters / 1e6:.0f}M"
+    return verdict_module.model_label((record.get("models") or [{}])[0]) or "model unknown"
 
 
 def scale(verdict: dict, record: dict) -> str:

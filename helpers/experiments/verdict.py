@@ -278,7 +278,9 @@ def model_label(model_info: dict | None) -> str | None:
         return None
     n = model_info.get("parameters")
     if isinstance(n, (int, float)) and n > 0:
-        return f"{n / 1e9:.1f}B" if n >= 1e9 else f"{n / 1e6:.0f}M" if n >= 1e6 else f"{n / 1e3:.0f}k"
+        return (
+            f"{n / 1e9:.1f}B".replace(".0B", "B") if n >= 1e9 else f"{n / 1e6:.0f}M" if n >= 1e6 else f"{n / 1e3:.0f}k"
+        )
     return model_info.get("name")
 
 
