@@ -134,7 +134,7 @@ def plot_outcomes(summaries: dict[str, dict[str, dict]], subtitle: str, profile:
                 ax.errorbar(
                     i,
                     s["mean"] * 100,
-                    yerr=[[(s["mean"] - s["ci_low"]) * 100], [(s["ci_high"] - s["mean"]) * 100]],
+                    yerr=[[max(0.0, s["mean"] - s["ci_low"]) * 100], [max(0.0, s["ci_high"] - s["mean"]) * 100]],
                     fmt="none",
                     color="black",
                     capsize=2,

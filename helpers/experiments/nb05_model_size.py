@@ -272,23 +272,26 @@ def plot_score_vs_cost(
     price_per_hour: float,
     profile: str,
     subtitle: str,
+    chances: dict[str, float | None] | None = None,
 ):
     """One panel per task: score (95% interval) against price per 1,000 requests, log scale, with the
     Pareto front; models timed but not scored appear as dashed vertical lines. A model's arms share
-    its cost and are drawn slightly apart (zero-shot left, fine-tuned right)."""
+    its cost and are drawn slightly apart (zero-shot left, fine-tuned right). chances: {task: chance
+    score}, drawn dotted on classification panels."""
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
     fig, axes = plt.subplots(1, len(panels), figsize=(6.8 * len(panels), 5.0), squeeze=False)
     colors = {c.name: plots.PALETTE[i % len(plots.PALETTE)] for i, c in enumerate(candidates)}
     for ax, (task_label, (points, metric_label)) in zip(axes[0], panels.items()):
+        plots.chance_line(ax, (chances or {}).get(task_label))
         for p in points:
             s = p["score"]
             x = p["cost_per_1k"] * KIND_OFFSETS[p["kind"]]  # a model's arms share its cost: drawn side by side
             ax.errorbar(
                 x,
                 s["mean"] * 100,
-                yerr=[[(s["mean"] - s["ci_low"]) * 100], [(s["ci_high"] - s["mean"]) * 100]],
+                yerr=[[max(0.0, s["mean"] - s["ci_low"]) * 100], [max(0.0, s["ci_high"] - s["mean"]) * 100]],
                 fmt=KIND_MARKERS[p["kind"]],
                 color=colors[p["model"]],
                 markersize=11 if p["kind"] == "fine-tuned" else 7,
