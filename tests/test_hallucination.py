@@ -104,3 +104,35 @@ def test_verdicts_follow_the_outcomes():
     assert [v.status for v in verdicts] == ["supported"] * 8
     flipped = hallucination.hallucination_verdicts({**results, "ft": results["base"]}, roles, "cpu")
     assert flipped[0].status == "not supported" and len(flipped) == 6
+
+
+def test_outcome_bars_stack_the_empty_share_and_read_old_result_files():
+    """Each arm's bar is correct + hallucinated + abstained + empty = 100%, also on unanswerable
+    questions (where abstaining is inside correct); summaries without empty_rate (result files written
+    before empty outputs were counted apart) plot with an empty share of 0."""
+    import matplotlib.pyplot as plt
+
+    from helpers.core.scoring import answer_outcomes
+
+    answerable = answer_outcomes(["Paris", "Lyon", "I don't know.", ""], [["Paris"]] * 4)
+    unanswerable = answer_outcomes(["I don't know.", "Paris", "", ""], [None] * 4)
+    new = {
+        "arm": {
+            "seen": SetScores("arm", "seen", answerable, []).summary(),
+            "unanswerable": SetScores("arm", "unanswerable", unanswerable, []).summary(),
+        }
+    }
+    old = {"arm": {name: {k: v for k, v in s.items() if k != "empty_rate"} for name, s in new["arm"].items()}}
+    for summaries, empty_height in ((new, {"seen": 25, "unanswerable": 50}), (old, {"seen": 0, "unanswerable": 0})):
+        fig = hallucination.plot_outcomes(summaries, "test", "cpu")
+        for ax in fig.axes:
+            name = ax.get_title().split(" ")[0]
+            heights = {
+                bars.get_label(): bars.patches[0].get_height() for bars in ax.containers if hasattr(bars, "patches")
+            }
+            assert heights["empty"] == pytest.approx(empty_height[name])
+            if summaries is new:
+                assert sum(heights.values()) == pytest.approx(100)
+        plt.close(fig)
+    table = hallucination.outcome_table({"arm": {"seen": SetScores("arm", "seen", answerable, [])}})
+    assert table[0]["empty"] == pytest.approx(0.25) and table[0]["abstention"] == pytest.approx(0.25)

@@ -1,8 +1,9 @@
 """Notebook 03 (hallucination): arms over question sets, retrieval prompts, the known/unknown split
 of real facts (Gekhman et al. 2024), verdicts and plots.
 
-Every answer is scored as correct, hallucinated (answered and wrong) or abstained ("I don't know").
-On unanswerable questions abstaining is the correct outcome, and any answer is a hallucination.
+Every answer is scored as correct, hallucinated (answered and wrong), abstained ("I don't know") or
+empty (the model said nothing). On unanswerable questions abstaining is the correct outcome, any
+answer is a hallucination, and an empty output is still only empty.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class SetScores:
 
     arm: str
     set: str
-    outcomes: dict[str, np.ndarray]  # accuracy, hallucination_rate, ... : 0/1 per item, (items,) or (seeds, items)
+    outcomes: dict[str, np.ndarray]  # accuracy, hallucination/abstention/empty_rate: 0/1, (items,) or (seeds, items)
     predictions: list[str] = field(repr=False)
 
     def summary(self) -> dict:
@@ -91,7 +92,8 @@ def outcome_table(results: dict[str, dict[str, SetScores]]) -> list[dict]:
                     "n": int(scores.outcomes["accuracy"].shape[-1]),
                     **{
                         f"{m.replace('_rate', '')}": s[m]["mean"]
-                        for m in ("accuracy", "hallucination_rate", "abstention_rate")
+                        for m in ("accuracy", "hallucination_rate", "abstention_rate", "empty_rate")
+                        if m in s
                     },
                     "accuracy 95% CI": f"{s['accuracy']['ci_low']:.2f} to {s['accuracy']['ci_high']:.2f}",
                     "hallucination 95% CI": (
@@ -103,20 +105,21 @@ def outcome_table(results: dict[str, dict[str, SetScores]]) -> list[dict]:
 
 
 def plot_outcomes(summaries: dict[str, dict[str, dict]], subtitle: str, profile: str):
-    """One panel per question set: a stacked bar per arm (correct / hallucinated / abstained).
+    """One panel per question set: a stacked bar per arm (correct / hallucinated / abstained / empty).
 
-    summaries: {arm: {set: {"accuracy" | "hallucination_rate" | "abstention_rate": summary}}}, e.g.
-    {arm: {name: scores.summary()}} or a result file's metrics["outcomes"]. On unanswerable questions
-    abstaining is the correct outcome, so there the abstained share is inside "correct".
+    summaries: {arm: {set: {"accuracy" | "hallucination_rate" | "abstention_rate" | "empty_rate": summary}}},
+    e.g. {arm: {name: scores.summary()}} or a result file's metrics["outcomes"] (result files written
+    before empty outputs were counted apart have no "empty_rate": their empty share is 0 there). On
+    unanswerable questions abstaining is the correct outcome, so there the abstained share is inside "correct".
     """
     import matplotlib.pyplot as plt
 
     arms = list(summaries)
     sets = [name for name in EVAL_SETS if any(name in by_set for by_set in summaries.values())]
     fig, axes = plt.subplots(1, len(sets), figsize=(3.3 * len(sets), 4.6), sharey=True, squeeze=False)
-    colors = {"correct": "#2a9d8f", "hallucinated": "#e76f51", "abstained": "#adb5bd"}
+    colors = {"correct": "#2a9d8f", "hallucinated": "#e76f51", "abstained": "#adb5bd", "empty": "#f4e3b1"}
     for ax, name in zip(axes[0], sets):
-        parts = {"correct": [], "hallucinated": [], "abstained": []}
+        parts = {"correct": [], "hallucinated": [], "abstained": [], "empty": []}
         for arm in arms:
             s = summaries[arm].get(name)
             correct = s["accuracy"]["mean"] if s else 0.0
@@ -124,6 +127,7 @@ def plot_outcomes(summaries: dict[str, dict[str, dict]], subtitle: str, profile:
             parts["correct"].append(correct * 100)
             parts["hallucinated"].append((s["hallucination_rate"]["mean"] if s else 0.0) * 100)
             parts["abstained"].append((abstained - correct if name == "unanswerable" else abstained) * 100)
+            parts["empty"].append((s["empty_rate"]["mean"] if s and "empty_rate" in s else 0.0) * 100)
         bottom = np.zeros(len(arms))
         for label, values in parts.items():
             ax.bar(range(len(arms)), values, bottom=bottom, color=colors[label], label=label)
@@ -148,7 +152,7 @@ def plot_outcomes(summaries: dict[str, dict[str, dict]], subtitle: str, profile:
         ax.set_ylim(0, 100)
     axes[0][0].set_ylabel("share of questions (%), bars: 95% CI of correct")
     axes[0][-1].legend(fontsize=8, loc="upper right")
-    fig.suptitle(f"Correct, hallucinated, abstained: {subtitle}", y=1.02)
+    fig.suptitle(f"Correct, hallucinated, abstained, empty: {subtitle}", y=1.02)
     plots.smoke_watermark(fig, profile)
     return fig
 
