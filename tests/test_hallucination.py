@@ -102,8 +102,12 @@ def test_verdicts_follow_the_outcomes():
     }
     verdicts = hallucination.hallucination_verdicts(results, roles, "cpu", curve)
     assert [v.status for v in verdicts] == ["supported"] * 8
-    flipped = hallucination.hallucination_verdicts({**results, "ft": results["base"]}, roles, "cpu")
-    assert flipped[0].status == "not supported" and len(flipped) == 6
+    tied = hallucination.hallucination_verdicts({**results, "ft": results["base"]}, roles, "cpu")
+    assert tied[0].status == "inconclusive" and len(tied) == 6  # 0 of 60 each: Newcombe's interval is +-6 points
+    flipped = hallucination.hallucination_verdicts(
+        {**results, "ft": results["base"], "base": results["fta"]}, roles, "cpu"
+    )
+    assert flipped[0].status == "not supported"
 
 
 def test_outcome_bars_stack_the_empty_share_and_read_old_result_files():

@@ -75,6 +75,19 @@ def newcombe_paired_interval(a, b, z: float = Z95) -> tuple[float, float]:
     return float(low), float(high)
 
 
+def newcombe_independent_interval(a, b, z: float = Z95) -> tuple[float, float]:
+    """Newcombe's hybrid score interval for the difference of two independent proportions (1998,
+    method 10): each arm's Wilson interval, combined. a, b: per-item probabilities of being right."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    p1, p2 = a.mean(), b.mean()
+    l1, u1 = wilson_interval(a.sum(), a.size, z=z)
+    l2, u2 = wilson_interval(b.sum(), b.size, z=z)
+    delta = p1 - p2
+    return float(delta - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)), float(
+        delta + np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+    )
+
+
 def newcombe_margin_p(a, b, null: float) -> float:
     """One-sided p of "the paired difference is at most `null`" by inverting Newcombe's interval: the
     level at which its lower bound meets the null. Used for margins (non-inferiority), where a sign-flip
@@ -285,7 +298,8 @@ def independent_comparison(
     """Compare two independent samples (different items, e.g. two periods' questions): mean(A) - mean(B).
 
     a, b: (items,) or (seeds, items), item counts may differ. The interval resamples each sample's
-    items on their own and, with several seeds, the seeds; the p-value is a two-sided label
+    items on their own and, with several seeds, the seeds (for 0/1 scores widened to Newcombe's
+    interval for independent proportions, never zero-width); the p-value is a two-sided label
     permutation on the seed-averaged items (with several seeds, the larger of that and the bootstrap's)."""
     a, b = seed_matrix(a), seed_matrix(b)
     if a.shape[1] == 0 or b.shape[1] == 0:
@@ -305,14 +319,20 @@ def independent_comparison(
     several = max(a.shape[0], b.shape[0]) > 1
     if several:
         p_value = max(p_value, _bootstrap_p(replicates, 0.0, "two-sided"))
+    low, high = float(np.quantile(replicates, 0.025)), float(np.quantile(replicates, 0.975))
+    method = TWO_LEVEL if several else ITEMS
+    if is_binary(a) and is_binary(b):
+        newcombe_low, newcombe_high = newcombe_independent_interval(items_a, items_b)
+        low, high = min(low, newcombe_low), max(high, newcombe_high)
+        method += ", widened to Newcombe's Wilson interval for independent proportions"
     return {
         "mean_diff": float(observed),
-        "ci_low": float(np.quantile(replicates, 0.025)),
-        "ci_high": float(np.quantile(replicates, 0.975)),
+        "ci_low": low,
+        "ci_high": high,
         "p_value": p_value,
         "n": int(a.shape[1] + b.shape[1]),
         "n_seeds": int(max(a.shape[0], b.shape[0])),
-        "interval_method": TWO_LEVEL if several else ITEMS,
+        "interval_method": method,
         "test": "label permutation, independent samples" + (" and two-level bootstrap" if several else ""),
         "alternative": "two-sided",
         "null": 0.0,
