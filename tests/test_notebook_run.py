@@ -175,3 +175,22 @@ def test_finish_writes_the_record_with_the_usual_keys(tmp_path, capsys):
     assert record["headline"] == {"label": "a claim", "value": "supported"}
     assert record["verdicts"][1] == {"claim": "other"} and record["verdicts"][0]["status"] == "supported"
     assert record["extra"] == {"figures": ["x.png"]}
+
+
+def test_a_notebook_opens_with_the_run_time_of_its_published_run(tmp_path, monkeypatch):
+    import json
+
+    from helpers.core import paths
+    from helpers.course import notebook_run
+
+    monkeypatch.setattr(paths, "RESULTS_DIR", tmp_path)
+    assert "no published cpu run" in notebook_run.expected_run_time("02_peft_cost", "cpu")
+    (tmp_path / "cpu").mkdir()
+    record = {
+        "timings": {"notebook_seconds": 545.0},
+        "device": {"accelerator": "none (CPU)", "cpu": "AMD EPYC", "cpu_count": 2},
+        "created_utc": "2026-12-02T07:00:00",
+    }
+    (tmp_path / "cpu" / "02_peft_cost.json").write_text(json.dumps(record))
+    text = notebook_run.expected_run_time("02_peft_cost", "cpu")
+    assert "about 9 min" in text and "AMD EPYC, 2 cores" in text and "2026-12-02" in text

@@ -119,6 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--run-dir", help="folder for the result (default runs/<time>-benchmark-<profile>)")
     bench.add_argument("--publish", action="store_true", help="copy the result into results/<profile>/")
     bench.add_argument(
+        "--eval",
+        action="store_true",
+        help="evaluation throughput instead: the course's generation path against the naive one, with agreement",
+    )
+    bench.add_argument(
         "--models", nargs="+", help="models instead of the profile's, e.g. random:Qwen2.5-1.5B or a hub id"
     )
     inference = command(
@@ -185,6 +190,10 @@ def _run(args: argparse.Namespace) -> int:
         from .eval_command import run as run_eval
 
         return run_eval(args)
+    if args.command == "benchmark" and args.eval:
+        from .eval_benchmark import run as run_eval_benchmark
+
+        return run_eval_benchmark(args.profile, args.run_dir, args.publish, args.models)
     if args.command == "benchmark":
         from .benchmark import run as run_benchmark_command
 

@@ -46,6 +46,7 @@ class NotebookRun:
         plots.apply_style()
         if show:
             print(run.cfg)
+            print(expected_run_time(experiment, run.cfg.profile))
         return run
 
     @property
@@ -112,3 +113,27 @@ def _headline(headline) -> dict:
     if isinstance(headline, Mapping):
         return dict(headline)
     return {"label": headline.claim, "value": headline.status}
+
+
+def expected_run_time(experiment: str, profile: str) -> str:
+    """How long this notebook took in the published run of its profile, and on what, so a learner knows
+    what to expect before the long cells start; the published run may have had other settings."""
+    import json
+
+    from ..core.paths import RESULTS_DIR
+
+    path = RESULTS_DIR / profile / f"{experiment}.json"
+    if not path.is_file():
+        return f"Expected run time: no published {profile} run of {experiment} to estimate from."
+    record = json.loads(path.read_text())
+    seconds = record.get("timings", {}).get("notebook_seconds")
+    if not seconds:
+        return f"Expected run time: the published {profile} run did not record its duration."
+    device = record.get("device", {})
+    machine = device.get("accelerator") or ""
+    if not machine or machine.startswith("none"):
+        machine = f"{device.get('cpu', 'a CPU')}, {device.get('cpu_count', '?')} cores"
+    return (
+        f"Expected run time: about {max(1, round(seconds / 60))} min, as the published {profile} run took on "
+        f"{machine} ({record.get('created_utc', '')[:10]}); other settings or machines differ."
+    )

@@ -1,0 +1,70 @@
+"""Generation reuses the prompts' shared start (one cached forward pass) without changing the answers."""
+
+import torch
+
+from helpers.core import generation
+from helpers.core.generation import generate, shared_prefix_length
+from helpers.core.models import load_model
+
+SYSTEM = "You sort customer messages into intents. Answer with one label: card_arrival, lost_card, refund, other."
+
+
+def prompts(n=7):
+    return [
+        [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "where is it " * (1 + i % 4) + str(i)}]
+        for i in range(n)
+    ]
+
+
+def test_shared_prefix_leaves_every_prompt_a_token_of_its_own():
+    assert shared_prefix_length([[1, 2, 3, 4], [1, 2, 3, 5], [1, 2, 9]]) == 2
+    assert shared_prefix_length([[1, 2, 3], [1, 2, 3]]) == 2  # identical prompts: the last token stays
+    assert shared_prefix_length([[1, 2], [3, 4]]) == 0
+    assert shared_prefix_length([]) == 0
+
+
+def test_reusing_the_shared_prefix_gives_the_same_answers_and_is_used(monkeypatch):
+    tiny = load_model("tiny")
+    plain = generate(tiny, prompts(), max_new_tokens=6, batch_size=3, progress=False, reuse_prefix=False)
+    calls = []
+    real = tiny.model.generate
+
+    def spy(**kwargs):
+        calls.append(kwargs.get("cache"))
+        return real(**kwargs)
+
+    monkeypatch.setattr(tiny.model, "generate", spy)
+    reused = generate(tiny, prompts(), max_new_tokens=6, batch_size=3, progress=False)
+    assert reused == plain
+    assert len(calls) == 3 and all(cache is not None for cache in calls)
+    encoded = generation.prompt_token_ids(tiny.tokenizer, prompts())
+    assert shared_prefix_length(encoded) >= generation.MIN_SHARED_PREFIX
+
+
+def test_the_prefix_cache_is_copied_per_batch_and_split_on_out_of_memory(monkeypatch):
+    tiny = load_model("tiny")
+    expected = generate(tiny, prompts(6), max_new_tokens=4, batch_size=6, progress=False, reuse_prefix=False)
+    real = tiny.model.generate
+    sizes = []
+
+    def fails_above_two(**kwargs):
+        assert kwargs["cache"] is not None
+        sizes.append(len(kwargs["input_ids"]))
+        if len(kwargs["input_ids"]) > 2:
+            raise torch.OutOfMemoryError("CUDA out of memory")
+        return real(**kwargs)
+
+    monkeypatch.setattr(tiny.model, "generate", fails_above_two)
+    split = generate(tiny, prompts(6), max_new_tokens=4, batch_size=6, progress=False)
+    assert sizes == [6, 3, 1, 2, 3, 1, 2]  # each call gets a cache copied for its own rows
+    assert split == expected
+
+
+def test_prompts_without_a_long_shared_start_take_the_plain_path(monkeypatch):
+    tiny = load_model("tiny")
+    short = [[{"role": "user", "content": f"q{i}"}] for i in range(3)]
+    seen = []
+    real = tiny.model.generate
+    monkeypatch.setattr(tiny.model, "generate", lambda **kw: seen.append("cache" in kw) or real(**kw))
+    generate(tiny, short, max_new_tokens=2, batch_size=3, progress=False)
+    assert seen == [False]
