@@ -1,0 +1,267 @@
+"""Exercises at the end of every notebook: change one parameter, predict the result first, then rerun.
+
+Each exercise names a parameter of its notebook's `parameters` cell (a test checks that it exists), says
+what to change and what to predict, and has an answer read from the published run of the profile
+(results/<profile>/<notebook>.json): what that run measured, so a learner compares a prediction with a
+number, not with a sentence written in advance.
+
+In a notebook:
+
+    show_exercises("01_data_size")          # the questions
+    show_answers("01_data_size", "cpu")     # in a cell whose source is hidden: the published numbers
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Callable
+
+from . import profiles
+
+
+@dataclass(frozen=True)
+class Exercise:
+    parameter: str  # a parameter of the notebook's parameters cell
+    change: str  # what to set it to
+    predict: str  # what to predict before rerunning
+    answer: Callable[[dict], str]  # what the published run measured, from its record
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def _verdict(record: dict, verdict_id: str) -> str:
+    found = next((v for v in record.get("verdicts", []) if v.get("id") == verdict_id), None)
+    if found is None:
+        return f"{verdict_id}: not in this result file"
+    scale = f" ({found['scale']})" if found.get("scale") else ""
+    return f"{verdict_id} was {found['status']}{scale}"
+
+
+def _interval(summary: dict) -> str:
+    return f"{_pct(summary['mean'])} (95% CI {_pct(summary['ci_low'])} to {_pct(summary['ci_high'])})"
+
+
+EXERCISES: dict[str, list[Exercise]] = {
+    "00_quickstart": [
+        Exercise(
+            "epochs",
+            "halve it",
+            "Is the fine-tuned accuracy closer to the base model's or to the published fine-tuned one?",
+            lambda r: (
+                f"published: base {_interval(r['metrics']['base']['accuracy'])}, fine-tuned "
+                f"{_interval(r['metrics']['finetuned_across_seeds'])} at epochs={r['parameters']['epochs']}."
+            ),
+        ),
+        Exercise(
+            "n_intents",
+            "double it",
+            "Chance accuracy halves. Does the fine-tuned accuracy fall by more or by less than chance does?",
+            lambda r: (
+                f"published with {r['parameters']['n_intents']} intents: fine-tuned "
+                f"{_interval(r['metrics']['finetuned_across_seeds'])}; {_verdict(r, '00.qlora_beats_base')}."
+            ),
+        ),
+        Exercise(
+            "seeds",
+            "use three seeds, [0, 1, 2]",
+            "Does the interval of the fine-tuned accuracy get wider or narrower once it includes seed variance?",
+            lambda r: f"published with seeds {r['seeds']}: {_interval(r['metrics']['finetuned_across_seeds'])}.",
+        ),
+    ],
+    "01_data_size": [
+        Exercise(
+            "noise_rates",
+            "raise the noise rate to [0.6]",
+            "Which curve moves, clean or noisy, and does the noisy set still reach the clean one's field F1?",
+            lambda r: (
+                "published: "
+                + ", ".join(f"{arm} {_pct(row['field_f1']['mean'])}" for arm, row in r["metrics"]["intake"].items())
+                + f"; {_verdict(r, '01.intake.small_clean_beats_large_noisy')}."
+            ),
+        ),
+        Exercise(
+            "clean_sizes",
+            "add a larger clean set, e.g. [8, 16, 32, 64]",
+            "Is the learning curve still rising at 64, or flat?",
+            lambda r: (
+                "published clean arms: "
+                + ", ".join(
+                    f"{arm} {_pct(row['field_f1']['mean'])}"
+                    for arm, row in r["metrics"]["intake"].items()
+                    if arm.startswith("clean-")
+                )
+                + f"; {_verdict(r, '01.intake.more_clean_data_helps')}."
+            ),
+        ),
+        Exercise(
+            "few_shot",
+            "set it to 0",
+            "How much of the prompted baseline's JSON validity came from the demonstration?",
+            lambda r: (
+                "published baselines: "
+                + ", ".join(
+                    f"{arm} valid JSON {_pct(row['json_valid']['mean'])}"
+                    for arm, row in r["metrics"]["intake"].items()
+                    if "shot" in arm
+                )
+                + "."
+            ),
+        ),
+    ],
+    "02_peft_cost": [
+        Exercise(
+            "steps",
+            "double it",
+            "Does LoRA close the gap to full fine-tuning with more steps, or does the gap stay?",
+            lambda r: (
+                "published test accuracy: "
+                + ", ".join(f"{arm} {_pct(row['accuracy']['mean'])}" for arm, row in r["metrics"]["arms"].items())
+                + f" after {r['parameters']['steps']} steps; {_verdict(r, '02.lora_within_margin')}."
+            ),
+        ),
+        Exercise(
+            "lora_lrs",
+            "add a rate ten times higher than the largest",
+            "Is the chosen rate still inside the sweep, or at its edge?",
+            lambda r: (
+                f"published chosen rates: {r['parameters'].get('chosen_learning_rates')}; "
+                f"sweep {r['parameters']['lora_lrs']}."
+            ),
+        ),
+        Exercise(
+            "fit_seq_len",
+            "set it to 4096",
+            "Which methods still fit a 24 GB card for a 7B model?",
+            lambda r: (
+                "published fit table at "
+                + f"{r['parameters']['fit_seq_len']} tokens: "
+                + ", ".join(
+                    f"{row['model']} {row['method']} {row['memory (GB)']} GB"
+                    for row in r["metrics"]["fit_table"]
+                    if "7B" in str(row["model"])
+                )
+                + "."
+            ),
+        ),
+    ],
+    "03_hallucination": [
+        Exercise(
+            "qa_epochs",
+            "halve it",
+            "Does accuracy on the seen questions fall, and does hallucination on unseen facts change?",
+            lambda r: (
+                f"published fine-tuned: seen accuracy "
+                f"{_interval(r['metrics']['outcomes']['fine-tuned']['seen']['accuracy'])}, unseen hallucination "
+                f"{_interval(r['metrics']['outcomes']['fine-tuned']['unseen']['hallucination_rate'])}."
+            ),
+        ),
+        Exercise(
+            "n_abstain",
+            "set it to 0",
+            "Does the abstention + RAG arm still abstain on unanswerable questions?",
+            lambda r: (
+                "published abstention rate on unanswerable questions: "
+                + _interval(
+                    r["metrics"]["outcomes"]["fine-tuned w/ abstention + RAG"]["unanswerable"]["abstention_rate"]
+                )
+                + f" with n_abstain={r['parameters']['n_abstain']}; {_verdict(r, '03.abstention_cuts_hallucination')}."
+            ),
+        ),
+        Exercise(
+            "top_k",
+            "set it to 1",
+            "Does retrieval's advantage on unseen facts shrink when only one document is retrieved?",
+            lambda r: (
+                f"published recall at k={r['parameters']['top_k']}: {r['metrics']['retrieval_recall']}; "
+                f"{_verdict(r, '03.rag_beats_ft')}."
+            ),
+        ),
+    ],
+    "04_one_and_done": [
+        Exercise(
+            "replay_share",
+            "set it to 0 (new data only)",
+            "How much of the unchanged facts does the retrained model still get right?",
+            lambda r: (
+                f"published with replay_share={r['parameters']['replay_share']}: "
+                f"{_verdict(r, '04.replay_prevents_forgetting')}; {_verdict(r, '04.clinc.replay_keeps_old_intents')}."
+            ),
+        ),
+        Exercise(
+            "n_canary",
+            "set it to 4",
+            "Does the labelled canary still fire in the same period?",
+            lambda r: (
+                f"published first firing (monitor or canary): period {r['metrics']['monitor']['first_firing']}; "
+                f"first significant drop: period {r['metrics']['monitor']['first_significant_drop']}."
+            ),
+        ),
+    ],
+    "05_model_size": [
+        Exercise(
+            "bank_few_shot",
+            "set it to 0",
+            "How much does the prompted small model lose without demonstrations?",
+            lambda r: (
+                "published banking77 arms: "
+                + ", ".join(
+                    f"{arm} {_pct(row['accuracy']['mean'])}" for arm, row in r["metrics"]["arms"]["banking77"].items()
+                )
+                + "."
+            ),
+        ),
+        Exercise(
+            "price_per_hour",
+            "multiply it by ten",
+            "Does the break-even point of the fine-tune move, and by how much?",
+            lambda r: (
+                f"published break-even: {r['metrics']['fine_tuning'].get('break_even_requests') or 0:,.0f} requests "
+                f"at {r['parameters']['price_per_hour']} USD/hour, if quality were equal: "
+                + _verdict(r, "05.banking77.small_within_margin_of_large")
+                + "."
+            ),
+        ),
+    ],
+}
+
+
+def _notebook(experiment: str) -> str:
+    if experiment not in EXERCISES:
+        raise ValueError(f"no exercises for {experiment!r}: known {sorted(EXERCISES)}")
+    return profiles.EXPERIMENT_SETTINGS[experiment]
+
+
+def show_exercises(experiment: str) -> None:
+    """Print the notebook's exercises: parameter, change, what to predict."""
+    _notebook(experiment)
+    for i, ex in enumerate(EXERCISES[experiment], 1):
+        print(f"{i}. Set `{ex.parameter}`: {ex.change}. Predict first: {ex.predict}")
+
+
+def answers(experiment: str, profile: str) -> list[str]:
+    """Each exercise's answer from the published run of `profile`, or why there is none."""
+    from ..core.paths import RESULTS_DIR
+
+    _notebook(experiment)
+    path = RESULTS_DIR / profile / f"{experiment}.json"
+    if not path.is_file():
+        return [f"no published {profile} run of {experiment}: run the notebook to find out"] * len(
+            EXERCISES[experiment]
+        )
+    record = json.loads(path.read_text())
+    out = []
+    for ex in EXERCISES[experiment]:
+        try:
+            out.append(ex.answer(record))
+        except (KeyError, TypeError) as missing:
+            out.append(f"the published {profile} run does not record {missing} (rerun and compare)")
+    return out
+
+
+def show_answers(experiment: str, profile: str) -> None:
+    """Print what the published run measured, exercise by exercise, to compare with your predictions."""
+    for i, text in enumerate(answers(experiment, profile), 1):
+        print(f"{i}. {text}")
