@@ -43,6 +43,8 @@ PLAYBOOK_DIR = REPO_ROOT / "playbook"
 TEMPLATES_DIR = PLAYBOOK_DIR / "templates"
 DOCS_DIR = PLAYBOOK_DIR / "docs"
 FIGURES_SUBDIR = "figures"
+COURSE_SUBDIR = "course"  # the executed notebooks, as the site's Course section
+COURSE_PROFILE = "cpu"  # whose published run the site shows
 CITED = "\x02"  # marks the start and end of every cited value in a traced render (see render(trace=True))
 
 
@@ -276,23 +278,34 @@ def _provenance(result: str, record: dict) -> str:
     )
 
 
+def course_notebooks() -> list[tuple[Path, Path]]:
+    """(source, page) for every executed notebook of the published cpu run (helpers.course.executed),
+    shown in the site's Course section."""
+    from .executed import NOTEBOOKS_SUBDIR
+
+    source = RESULTS_DIR / COURSE_PROFILE / NOTEBOOKS_SUBDIR
+    return [(path, DOCS_DIR / COURSE_SUBDIR / path.name) for path in sorted(source.glob("*.ipynb"))]
+
+
 def build(check: bool = False) -> list[Path]:
-    """Render every template into playbook/docs and copy the figures they show beside them; with
-    check=True write nothing and fail if a committed page or figure is stale."""
+    """Render every template into playbook/docs and copy the figures they show, and the published run's
+    executed notebooks, beside them; with check=True write nothing and fail if a committed page, figure
+    or notebook is stale."""
     DOCS_DIR.mkdir(parents=True, exist_ok=True)
     written, stale = [], []
+    outputs = [(page, source.read_bytes()) for source, page in course_notebooks()]
     for template in sorted(TEMPLATES_DIR.glob("*.md")):
         text, figures = render(template.name)
-        outputs = [(DOCS_DIR / template.name, text.encode())]
+        outputs += [(DOCS_DIR / template.name, text.encode())]
         outputs += [(DOCS_DIR / FIGURES_SUBDIR / name, (RESULTS_DIR / name).read_bytes()) for name in figures]
-        for target, content in outputs:
-            if check:
-                if not target.is_file() or target.read_bytes() != content:
-                    stale.append(str(target.relative_to(REPO_ROOT)))
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(content)
-            written.append(target)
+    for target, content in outputs:
+        if check:
+            if not target.is_file() or target.read_bytes() != content:
+                stale.append(str(target.relative_to(REPO_ROOT)))
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+        written.append(target)
     if stale:
         raise CitationError(
             f"stale playbook file(s), regenerate with `python -m helpers playbook`: {', '.join(sorted(set(stale)))}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import time
@@ -12,7 +13,10 @@ from datetime import datetime
 from pathlib import Path
 
 from ..core.paths import NOTEBOOKS_DIR, RESULTS_DIR, RUNS_DIR
+from .executed import NOTEBOOKS_SUBDIR, keep_executed
 from .profiles import PROFILES, default_profile
+
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
 
 def list_notebooks(only: list[str] | None = None) -> list[Path]:
@@ -72,6 +76,7 @@ def run_course(
     results_dir = run_dir / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
     notebooks = list_notebooks(only)
+    backend = os.environ.get("MPLBACKEND")
     print(f"Running {len(notebooks)} notebook(s), profile '{profile}', into {run_dir}", flush=True)
     rows = []
     for notebook in notebooks:
@@ -81,6 +86,7 @@ def run_course(
         workdir = run_dir / "work" / notebook.stem  # each notebook writes its scratch files apart
         workdir.mkdir(parents=True, exist_ok=True)
         try:
+            os.environ["MPLBACKEND"] = INLINE_BACKEND  # the kernel draws figures into the executed notebook
             papermill.execute_notebook(
                 str(notebook),
                 str(run_dir / notebook.name),
@@ -98,9 +104,16 @@ def run_course(
         minutes = (time.perf_counter() - started) / 60
         rows.append((notebook.stem, status, minutes, error or _headline(results_dir, notebook)))
 
+    if backend is None:
+        os.environ.pop("MPLBACKEND", None)
+    else:
+        os.environ["MPLBACKEND"] = backend
     print("\n" + _table(rows))
     print(f"\nExecuted notebooks and results: {run_dir}")
     failed = [row for row in rows if row[1] != "ok"]
+    kept = keep_executed(run_dir, results_dir, [nb.stem for nb in notebooks])
+    if kept:
+        print(f"Readable executed copies: {results_dir / NOTEBOOKS_SUBDIR}")
     if publish and not failed:
         target = publish_results(results_dir.iterdir(), profile)
         print(f"Published results to {target}")
