@@ -70,6 +70,14 @@ def device_info() -> dict:
     return info
 
 
+def machine_description(device: dict) -> str:
+    """The machine a record ran on, in words: the accelerator, or "CPU (model, N cores)"."""
+    accelerator = device.get("accelerator") or ""
+    if accelerator and not accelerator.startswith("none"):
+        return accelerator
+    return f"CPU ({device.get('cpu', 'unknown')}, {device.get('cpu_count', '?')} cores)"
+
+
 def auto_training_precision() -> str:
     """What TrainConfig(precision="auto"), the course default, trains in on this machine."""
     import torch

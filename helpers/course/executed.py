@@ -13,6 +13,8 @@ import json
 import re
 from pathlib import Path
 
+from ..core.records import machine_description
+
 NOTEBOOKS_SUBDIR = "notebooks"
 WIDGET_OUTPUT = "application/vnd.jupyter.widget-view+json"
 VOLATILE_CELL_METADATA = ("papermill", "execution", "collapsed", "scrolled")
@@ -49,10 +51,7 @@ def _kept_outputs(outputs: list[dict]) -> list[dict]:
 
 def provenance_header(record: dict, result_name: str) -> str:
     """The header cell: where this executed copy comes from."""
-    device = record.get("device", {})
-    machine = device.get("accelerator") or ""
-    if not machine or machine.startswith("none"):
-        machine = f"{device.get('cpu', 'CPU')}, {device.get('cpu_count', '?')} cores"
+    machine = machine_description(record.get("device", {}))
     minutes = record.get("timings", {}).get("notebook_seconds", 0) / 60
     model = (record.get("models") or [{}])[0].get("name", "?")
     return (

@@ -129,10 +129,7 @@ def expected_run_time(experiment: str, profile: str) -> str:
     seconds = record.get("timings", {}).get("notebook_seconds")
     if not seconds:
         return f"Expected run time: the published {profile} run did not record its duration."
-    device = record.get("device", {})
-    machine = device.get("accelerator") or ""
-    if not machine or machine.startswith("none"):
-        machine = f"{device.get('cpu', 'a CPU')}, {device.get('cpu_count', '?')} cores"
+    machine = records.machine_description(record.get("device", {}))
     return (
         f"Expected run time: about {max(1, round(seconds / 60))} min, as the published {profile} run took on "
         f"{machine} ({record.get('created_utc', '')[:10]}); other settings or machines differ."

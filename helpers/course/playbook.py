@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.paths import REPO_ROOT, RESULTS_DIR
+from ..core.records import machine_description
 from .playbook_wording import Findings, force_statuses, scale
 
 PLAYBOOK_DIR = REPO_ROOT / "playbook"
@@ -263,12 +264,7 @@ def render_page(template_name: str, trace: bool = False, forced_status: dict[str
 def _provenance(result: str, record: dict) -> str:
     """A one-line citation of a result file: notebook, profile, model, seeds, device, date."""
     model = record["models"][0]
-    device = record["device"].get("accelerator", "")
-    device = (
-        device
-        if device and not device.startswith("none")
-        else f"CPU ({record['device'].get('cpu', 'unknown')}, {record['device'].get('cpu_count')} cores)"
-    )
+    device = machine_description(record["device"])
     if "training_precision_auto" in record["device"]:  # recorded since precision="auto" became the default
         device += f", training in {record['device']['training_precision_auto']}"
     return (
