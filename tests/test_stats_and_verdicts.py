@@ -157,15 +157,16 @@ def test_result_json_carries_the_acceptance_fields():
     for key in ("id", "n_seeds", "n_items", "p_value", "p_holm", "interval_method", "chance", "scale", "text"):
         assert key in record, key
     assert record["n_seeds"] == 1 and record["n_items"] == 24 and record["chance"] == pytest.approx(1 / 6)
-    assert "At chance" in record["text"] and "base" in record["text"]
+    assert "Chance (16.7%) is within the interval of: base" in record["text"]
 
 
 def test_chance_is_flagged_only_where_an_interval_reaches_it():
     v = verdict.judge_difference("00.q", "Q", _comparison(0.1, 0.3), "cpu")
     verdict.flag_chance(v, 0.25, {"tuned": {"ci_low": 0.6, "ci_high": 0.8}})
     assert v.chance == 0.25 and not v.notes
-    verdict.flag_chance(v, 0.25, {"noisy": {"ci_low": 0.04, "ci_high": 0.3}})
-    assert "noisy" in v.text and "25.0%" in v.text
+    verdict.flag_chance(v, 0.25, {"noisy": {"ci_low": 0.04, "ci_high": 0.3}, "mute": {"ci_low": 0.0, "ci_high": 0.1}})
+    assert "Chance (25.0%) is within the interval of: noisy" in v.text
+    assert "Below chance (25.0%) by its whole interval: mute" in v.text
 
 
 def test_smoke_verdicts_are_labelled():

@@ -264,11 +264,15 @@ def not_run(verdict_id: str, claim: str, reason: str, profile: str) -> Verdict:
 
 def flag_chance(result: Verdict, chance: float, arms: dict[str, dict]) -> Verdict:
     """Record the chance level of a classification verdict and flag every arm whose 95% interval
-    includes it (a score there cannot be told from guessing)."""
+    includes it (a score there cannot be told from guessing), and every arm wholly below it (it does
+    not even guess: most often it does not answer with a label)."""
     result.chance = chance
-    near = [name for name, summary in arms.items() if summary["ci_low"] <= chance]
+    near = [name for name, s in arms.items() if s["ci_low"] <= chance <= s["ci_high"]]
+    below = [name for name, s in arms.items() if s["ci_high"] < chance]
     if near:
-        result.notes.append(f"At chance ({chance:.1%}) within the interval: {', '.join(near)}.")
+        result.notes.append(f"Chance ({chance:.1%}) is within the interval of: {', '.join(near)}.")
+    if below:
+        result.notes.append(f"Below chance ({chance:.1%}) by its whole interval: {', '.join(below)}.")
     return result
 
 
