@@ -224,6 +224,8 @@ def render_page(template_name: str, trace: bool = False, forced_status: dict[str
         return f"{v['status']} at {scale_of(v)}"
 
     def report(v):
+        if v.get("scale"):  # the verdict's own text ends with its scale
+            return v["text"]
         return f"{v['text']} Scale: {scale_of(v)}."
 
     def source(result):
