@@ -1,0 +1,146 @@
+"""Learning-rate sweeps that end inside their grid, and a learning-rate suggestion for your own data.
+
+A sweep that picks its lowest or highest rate has not found the best rate: the best may lie beyond the
+edge. `sweep_learning_rates` scores a grid of at least three rates on a validation split and, while the
+best sits at an edge, adds the next rate beyond that edge (one grid step further), up to
+`max_extensions` times. The result records every rate tried, its score, the chosen rate and, when the
+extensions ran out with the best still at an edge, which edge (`edge`), so a notebook and its result
+file can say so instead of presenting an edge rate as the optimum.
+
+The chosen rate must be chosen on data that is never scored: pass a validation split, never the
+evaluation set.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+
+from ..core.generation import generate
+from ..core.tasks import Example, Task
+from ..core.training import DEFAULT_LR, TrainConfig, finetune
+
+MIN_POINTS = 3
+
+
+@dataclass
+class SweepResult:
+    rates: list[float]  # every rate tried, ascending
+    scores: list[float]  # validation score per rate (higher is better; a diverged run scores -inf)
+    chosen: float
+    edge: str | None  # "low" or "high" when the chosen rate is still the sweep's lowest or highest rate
+    extensions: int  # rates added beyond the first grid
+
+    @property
+    def interior(self) -> bool:
+        return self.edge is None
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "interior": self.interior}
+
+    def note(self, name: str = "") -> str:
+        """One line for the notebook: the chosen rate and whether it lies inside the sweep."""
+        label = f"{name}: " if name else ""
+        tried = ", ".join(f"{r:g}" for r in self.rates)
+        if self.interior:
+            return f"{label}learning rate {self.chosen:g} chosen inside the sweep ({tried})"
+        return (
+            f"{label}learning rate {self.chosen:g} is the sweep's {self.edge}est rate ({tried}) after "
+            f"{self.extensions} extension(s): the best rate may lie beyond it"
+        )
+
+
+def grid_step(grid: Sequence[float]) -> float:
+    """The geometric step of a grid: the median ratio between neighbouring rates."""
+    rates = sorted(grid)
+    return float(np.median([b / a for a, b in zip(rates, rates[1:])]))
+
+
+def _best_index(scores: list[float]) -> int:
+    """Index of the best score; among ties, the rate nearest the middle of the sweep (an interior one
+    rather than an edge when both score the same)."""
+    best = max(scores)
+    tied = [i for i, s in enumerate(scores) if s == best]
+    middle = (len(scores) - 1) / 2
+    return min(tied, key=lambda i: (abs(i - middle), i))
+
+
+def sweep_learning_rates(
+    score: Callable[[float], float],
+    grid: Sequence[float],
+    max_extensions: int = 3,
+    min_rate: float = 1e-7,
+    max_rate: float = 1.0,
+) -> SweepResult:
+    """Score every rate in `grid` (at least three, ascending or not) with `score(rate)` (higher is better),
+    then extend the grid one step past whichever edge holds the best score, until the best is interior
+    or `max_extensions` rates were added (or the next rate would leave [min_rate, max_rate])."""
+    rates = sorted({float(r) for r in grid})
+    if len(rates) < MIN_POINTS:
+        raise ValueError(f"a learning-rate sweep needs at least {MIN_POINTS} distinct rates, got {rates}")
+    step = grid_step(rates)
+    if step <= 1:
+        raise ValueError(f"the grid's rates must differ: {rates}")
+    results: dict[float, float] = {}
+
+    def measured(rate: float) -> float:
+        value = float(score(rate))
+        return value if math.isfinite(value) else -math.inf
+
+    for rate in rates:
+        results[rate] = measured(rate)
+    extensions = 0
+    while True:
+        ordered = sorted(results)
+        scores = [results[r] for r in ordered]
+        best = _best_index(scores)
+        edge = "low" if best == 0 else "high" if best == len(ordered) - 1 else None
+        if edge is None or extensions >= max_extensions:
+            break
+        beyond = ordered[0] / step if edge == "low" else ordered[-1] * step
+        if not min_rate <= beyond <= max_rate:
+            break
+        results[beyond] = measured(beyond)
+        extensions += 1
+    return SweepResult(ordered, scores, ordered[best], edge, extensions)
+
+
+def suggest_learning_rate(
+    model_name: str,
+    train: list[Example],
+    validation: Task,
+    config: TrainConfig,
+    grid: Sequence[float] | None = None,
+    max_new_tokens: int = 32,
+    batch_size: int = 16,
+    max_extensions: int = 3,
+) -> SweepResult:
+    """Fine-tune `model_name` on `train` at each rate of a short sweep and keep the rate whose model scores
+    best on `validation` (a Task whose eval examples are a validation split, never your test set), on its
+    headline metric. `config` fixes everything else (method, steps or epochs, seed). The default grid is
+    the method's measured default rate times 1/3, 1 and 3 (`training.DEFAULT_LR`).
+
+    Usage: `sweep = suggest_learning_rate("smollm2-135m", train, validation_task, TrainConfig(method="lora"))`,
+    then train with `TrainConfig(method="lora", learning_rate=sweep.chosen)`; `sweep.note()` says whether the
+    chosen rate lies inside the sweep.
+    """
+    centre = DEFAULT_LR[config.method]
+    grid = list(grid) if grid is not None else [centre / 3, centre, centre * 3]
+
+    def score(rate: float) -> float:
+        trial = replace(config, learning_rate=rate, save=False)
+        tuned, _ = finetune(model_name, train, trial)
+        predictions = generate(
+            tuned,
+            validation.prompts(),
+            max_new_tokens=max_new_tokens,
+            batch_size=batch_size,
+            description=f"lr {rate:g}",
+        )
+        del tuned
+        return float(np.mean(validation.score(predictions)[validation.headline_metric]))
+
+    return sweep_learning_rates(score, grid, max_extensions=max_extensions)
