@@ -4,6 +4,7 @@ import pytest
 from helpers.core import cost_model
 from helpers.core.inference_cost import RANDOM, REAL, InferenceSpec, cost_per_1k_requests, measure, random_weight_model
 from helpers.experiments import nb05_model_size as model_size
+from helpers.experiments import verdict
 from helpers.experiments.arms import ArmResult
 from helpers.experiments.nb05_model_size import Candidate
 
@@ -176,3 +177,17 @@ def test_random_weight_model_generates_with_the_family_tokenizer():
     arch = cost_model.Architecture("toy", 64, 2, 128, 2, 1, 4096, True)
     loaded = random_weight_model(arch, "tiny", device="cpu")
     assert loaded.source == "random" and sum(p.numel() for p in loaded.model.parameters()) == arch.params()
+
+
+def test_break_even_only_where_quality_was_matched():
+    def margin(status):
+        return verdict.Verdict("05.bank.small_within_margin_of_large", "claim", status, None, None, None, "", "cpu")
+
+    requests, note = model_size.break_even_where_matched([margin("not run")], 1.0, 0.1, 1.1)
+    assert requests is None and "not computed" in note and "not run" in note
+    requests, note = model_size.break_even_where_matched([margin("inconclusive")], 1.0, 0.1, 1.1)
+    assert requests is None
+    requests, note = model_size.break_even_where_matched([margin("supported")], 1.0, 0.1, 1.1)
+    assert requests == pytest.approx(1000) and "1,000 requests" in note
+    requests, note = model_size.break_even_where_matched([margin("supported")], 1.0, 0.2, 0.1)
+    assert requests is None and "does not serve cheaper" in note

@@ -26,7 +26,42 @@ from .cost_model import METHODS, PRECISIONS
 from .models import LoadedModel, cuda_has_bf16, free_accelerator_memory, load_model
 from .tasks import Example
 
-DEFAULT_LR = {"full": 2e-5, "lora": 2e-4, "qlora": 2e-4}
+# Default learning rates by model size, then method. A small model needs a much larger rate than the
+# 2e-4 (LoRA/QLoRA) and 2e-5 (full) that guides quote for 7B models: on SmolLM2-135M, 2e-4 left LoRA near
+# chance where 2e-3 reached over 90% on the same data. Rows: (largest parameter count, rates, where the
+# rates come from). `default_learning_rate` picks the first row the model fits; a test keeps the measured
+# row equal to the rates notebook 02's published sweeps chose (results/cpu/02_peft_cost.json, extra.sweeps).
+DEFAULT_LR_BY_SIZE: tuple[tuple[float, dict[str, float], str], ...] = (
+    (
+        0.5e9,
+        {"full": 3e-4, "lora": 2e-3, "qlora": 1e-3},
+        "measured: notebook 02's learning-rate sweeps on SmolLM2-135M-Instruct (cpu profile)",
+    ),
+    (
+        float("inf"),
+        {"full": 2e-5, "lora": 2e-4, "qlora": 2e-4},
+        "not measured by the course yet (no GPU run): the usual starting points for 1B-70B models "
+        "(QLoRA paper: 2e-4 for 7B-13B adapters); use suggest_learning_rate on your data",
+    ),
+)
+DEFAULT_LR = DEFAULT_LR_BY_SIZE[-1][1]  # for a model of unknown size
+
+
+def default_learning_rate(method: str, n_params: int | None = None) -> float:
+    """The default learning rate for `method` on a model of `n_params` parameters (None: unknown size,
+    the large-model rate). See DEFAULT_LR_BY_SIZE for where each rate comes from."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}: choose one of {METHODS}")
+    if n_params is None:
+        return DEFAULT_LR[method]
+    return next(rates[method] for limit, rates, _ in DEFAULT_LR_BY_SIZE if n_params <= limit)
+
+
+def learning_rate_source(n_params: int | None) -> str:
+    """Where the default rate for a model of this size comes from (recorded with each training run)."""
+    if n_params is None:
+        return DEFAULT_LR_BY_SIZE[-1][2]
+    return next(source for limit, _, source in DEFAULT_LR_BY_SIZE if n_params <= limit)
 
 
 class TrainingOutOfMemoryError(RuntimeError):
@@ -40,7 +75,7 @@ class NoTrainingExamplesError(ValueError):
 @dataclass
 class TrainConfig:
     method: str = "qlora"  # "full" | "lora" | "qlora" (LoRA on a 4-bit NF4 base)
-    learning_rate: float | None = None  # None: 2e-5 for full, 2e-4 for LoRA/QLoRA
+    learning_rate: float | None = None  # None: default_learning_rate(method, model size), DEFAULT_LR_BY_SIZE
     epochs: float = 1.0
     max_steps: int = -1  # > 0 overrides epochs (same-steps compute policy)
     batch_size: int = 8
@@ -84,11 +119,15 @@ class TrainConfig:
             return "bf16" if cpu_has_bf16() else "fp32"
         return self.precision
 
-    def resolved_lr(self) -> float:
-        return self.learning_rate if self.learning_rate is not None else DEFAULT_LR[self.method]
+    def resolved_lr(self, n_params: int | None = None) -> float:
+        """The rate training uses: `learning_rate`, or the measured default for the method and model size."""
+        return self.learning_rate if self.learning_rate is not None else default_learning_rate(self.method, n_params)
 
-    def to_dict(self) -> dict:
-        return {**asdict(self), "learning_rate": self.resolved_lr()}
+    def to_dict(self, n_params: int | None = None) -> dict:
+        found = {**asdict(self), "learning_rate": self.resolved_lr(n_params)}
+        if self.learning_rate is None:
+            found["learning_rate_source"] = "default: " + learning_rate_source(n_params)
+        return found
 
 
 def precision_label(precision: str) -> str:
@@ -349,7 +388,14 @@ def load_for_training(name: str, method: str) -> LoadedModel:
 
 
 def _training_arguments(
-    config: TrainConfig, output_dir: Path, batch_size: int, grad_accum: int, precision: str, device: str, progress: bool
+    config: TrainConfig,
+    output_dir: Path,
+    batch_size: int,
+    grad_accum: int,
+    precision: str,
+    device: str,
+    progress: bool,
+    n_params: int | None = None,
 ):
     from transformers import TrainingArguments
 
@@ -357,7 +403,7 @@ def _training_arguments(
         output_dir=str(output_dir / "trainer"),
         per_device_train_batch_size=batch_size,
         gradient_accumulation_steps=grad_accum,
-        learning_rate=config.resolved_lr(),
+        learning_rate=config.resolved_lr(n_params),
         num_train_epochs=config.epochs,
         max_steps=config.max_steps,
         warmup_steps=config.warmup_ratio,
@@ -520,7 +566,9 @@ def finetune(
     batch_size, grad_accum, retries = config.batch_size, config.grad_accum, 0
     model.train()
     while True:
-        args = _training_arguments(config, output_dir, batch_size, grad_accum, precision, loaded.device, progress)
+        args = _training_arguments(
+            config, output_dir, batch_size, grad_accum, precision, loaded.device, progress, n_params=total
+        )
         collator = CompletionCollator(tokenizer.pad_token_id, answer_logits_only)
         trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=collator, callbacks=callbacks)
         try:
@@ -584,7 +632,7 @@ def finetune(
         n_dropped=dropped,
         saved_bytes=saved_bytes,
         saved_path=saved_path,
-        config=config.to_dict(),
+        config=config.to_dict(n_params=total),
         loss_history=history,
         batch_size_used=batch_size,
         grad_accum_used=grad_accum,

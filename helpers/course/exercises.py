@@ -218,8 +218,13 @@ EXERCISES: dict[str, list[Exercise]] = {
             "multiply it by ten",
             "Does the break-even point of the fine-tune move, and by how much?",
             lambda r: (
-                f"published break-even: {r['metrics']['fine_tuning'].get('break_even_requests') or 0:,.0f} requests "
-                f"at {r['parameters']['price_per_hour']} USD/hour, if quality were equal: "
+                f"published: the fine-tune cost {r['metrics']['fine_tuning']['usd']:.4f} USD at "
+                f"{r['parameters']['price_per_hour']} USD/hour; "
+                + (
+                    r["metrics"]["fine_tuning"].get("break_even_note")
+                    or f"break-even {r['metrics']['fine_tuning'].get('break_even_requests') or 0:,.0f} requests"
+                )
+                + "; "
                 + _verdict(r, "05.banking77.small_within_margin_of_large")
                 + "."
             ),

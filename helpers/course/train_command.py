@@ -64,7 +64,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=1024,
         help="tokens per example (default 1024): longer ones are cut from the right, and dropped if no answer is left",
     )
-    parser.add_argument("--lr", type=positive_float, default=None, help="default: 2e-5 for full, 2e-4 for LoRA/QLoRA")
+    parser.add_argument(
+        "--lr",
+        type=positive_float,
+        default=None,
+        help="default: measured per method and model size (training.DEFAULT_LR_BY_SIZE)",
+    )
     parser.add_argument(
         "--warmup", type=fraction, default=0.1, help="share of the steps spent warming the learning rate up from 0"
     )

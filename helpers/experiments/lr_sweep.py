@@ -19,9 +19,10 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
+from ..core.cost_model import architecture_for
 from ..core.generation import generate
 from ..core.tasks import Example, Task
-from ..core.training import DEFAULT_LR, TrainConfig, finetune
+from ..core.training import TrainConfig, default_learning_rate, finetune
 
 MIN_POINTS = 3
 
@@ -117,17 +118,21 @@ def suggest_learning_rate(
     max_new_tokens: int = 32,
     batch_size: int = 16,
     max_extensions: int = 3,
+    n_params: int | None = None,
 ) -> SweepResult:
     """Fine-tune `model_name` on `train` at each rate of a short sweep and keep the rate whose model scores
     best on `validation` (a Task whose eval examples are a validation split, never your test set), on its
     headline metric. `config` fixes everything else (method, steps or epochs, seed). The default grid is
-    the method's measured default rate times 1/3, 1 and 3 (`training.DEFAULT_LR`).
+    the default rate for the method and model size times 1/3, 1 and 3 (`training.default_learning_rate`; the
+    size is `n_params`, or the published size of a known model name).
 
     Usage: `sweep = suggest_learning_rate("smollm2-135m", train, validation_task, TrainConfig(method="lora"))`,
     then train with `TrainConfig(method="lora", learning_rate=sweep.chosen)`; `sweep.note()` says whether the
     chosen rate lies inside the sweep.
     """
-    centre = DEFAULT_LR[config.method]
+    if n_params is None and (arch := architecture_for(model_name)) is not None:
+        n_params = arch.params()
+    centre = default_learning_rate(config.method, n_params)
     grid = list(grid) if grid is not None else [centre / 3, centre, centre * 3]
 
     def score(rate: float) -> float:

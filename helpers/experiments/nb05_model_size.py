@@ -265,6 +265,26 @@ def break_even_requests(finetune_cost: float, small_cost_per_1k: float, large_co
     return finetune_cost / saving_per_request if saving_per_request > 0 else None
 
 
+def break_even_where_matched(
+    verdicts: list[verdict.Verdict], finetune_cost: float, small_cost_per_1k: float, large_cost_per_1k: float
+) -> tuple[float | None, str]:
+    """The break-even point, only where it means something: swapping the large prompted model for the small
+    fine-tuned one saves money only if the small one is as good, so the break-even is computed only when a
+    `small_within_margin_of_large` verdict is supported. Returns (requests or None, why)."""
+    matched = [v for v in verdicts if v.id.endswith("small_within_margin_of_large") and v.status == verdict.SUPPORTED]
+    if not matched:
+        states = "; ".join(f"{v.id} is {v.status}" for v in verdicts if v.id.endswith("small_within_margin_of_large"))
+        return None, (
+            "break-even not computed: the small fine-tuned model was not shown to match the large model's quality"
+            + (f" ({states})" if states else "")
+        )
+    requests = break_even_requests(finetune_cost, small_cost_per_1k, large_cost_per_1k)
+    tasks = ", ".join(v.id for v in matched)
+    if requests is None:
+        return None, f"quality matched ({tasks}), but the small model does not serve cheaper"
+    return requests, f"quality matched ({tasks}): cheaper serving repays the fine-tune after {requests:,.0f} requests"
+
+
 def plot_score_vs_cost(
     panels: dict[str, tuple[list[dict], str]],
     candidates: list[Candidate],
