@@ -106,7 +106,7 @@ NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
         "smoke": dict(
             model="tiny",
             n_intents=4,
-            n_train=32,
+            n_train=16,
             n_val=8,
             n_eval=16,
             epochs=2,
@@ -116,7 +116,7 @@ NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
             lora_lrs=[1e-3, 3e-3, 1e-2],
             qlora_lrs=[1e-3, 3e-3, 1e-2],
             max_extensions=1,
-            ranks=[4, 16],
+            ranks=[16],
             placement_rank=16,
             attention_ranks=[16],
             mmlu_n=16,
@@ -135,7 +135,7 @@ NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
         "cpu": dict(
             model="smollm2-135m",
             n_intents=6,
-            n_train=42,
+            n_train=36,
             n_val=48,
             n_eval=96,
             epochs=2,
