@@ -106,7 +106,7 @@ NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
         "smoke": dict(
             model="tiny",
             n_intents=4,
-            n_train=16,
+            n_train=8,
             n_val=8,
             n_eval=16,
             epochs=2,
