@@ -370,6 +370,21 @@ def largest(results: list[ArmResult], group: str) -> str | None:
     return max(candidates)[2] if candidates else None
 
 
+def roles(results: list[ArmResult]) -> dict[str, str | None]:
+    """Which arm plays which part in the verdicts (the playbook cites arms by role, not by size):
+    small_clean (the largest clean arm), large_noisy, cleaned (its filtered version), smallest_clean."""
+    arms = by_arm(results)
+    noisy = largest(results, "noisy")
+    cleaned = noisy.replace("noisy", "cleaned") if noisy else None
+    clean = sorted((runs[0].n_train, arm) for arm, runs in arms.items() if runs[0].group == "clean")
+    return {
+        "small_clean": largest(results, "clean"),
+        "large_noisy": noisy,
+        "cleaned": cleaned if cleaned in arms else None,
+        "smallest_clean": clean[0][1] if clean else None,
+    }
+
+
 def data_size_verdicts(
     results: list[ArmResult],
     metric: str,
