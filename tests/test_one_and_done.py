@@ -86,6 +86,12 @@ def test_first_significant_drop_and_seed_average():
     assert one_and_done.first_significant_drop(s, WORLD_STRATEGIES["replay"], WORLD_KINDS) is None
     averaged = one_and_done.stack_seeds([world_scores(0.0, 1.0, 1.0), world_scores(1.0, 1.0, 1.0)])
     assert averaged.pooled(WORLD_STRATEGIES["once"], 2, WORLD_KINDS).mean() == 0.5
+    assert averaged.pooled(WORLD_STRATEGIES["once"], 2, WORLD_KINDS).shape == (2, 3 * 80)
+    without_retrieval = world_scores(1.0, 1.0, 1.0)
+    del without_retrieval.scores[WORLD_STRATEGIES["retrieval"]]
+    partial = one_and_done.stack_seeds([world_scores(0.0, 1.0, 1.0), without_retrieval])
+    assert partial.scores[WORLD_STRATEGIES["retrieval"]][2]["changed"].shape == (1, 80)
+    assert partial.scores[WORLD_STRATEGIES["once"]][2]["changed"].shape == (2, 80)
 
 
 def test_continued_training_leaves_other_strategies_untouched(toy_examples):
@@ -147,9 +153,11 @@ def small_world_inputs(n_eval=8, n_canary=8):
     return world, evals, canaries
 
 
-def run_world(world, evals, canaries, fires):
+def run_world(world, evals, canaries, fires, with_retrieval=True):
     config = TrainConfig(method="lora", seed=0, save=False)
-    return one_and_done.simulate_world("tiny", world, evals, canaries, fires, config, 16, 8, 0.5, 2, 8, 8)
+    return one_and_done.simulate_world(
+        "tiny", world, evals, canaries, fires, config, 16, 8, 0.5, 2, 8, 8, with_retrieval=with_retrieval
+    )
 
 
 def test_canary_pool_is_disjoint_from_evaluation_and_the_decision_reads_no_eval_item(fake_training):
@@ -198,6 +206,10 @@ def test_every_strategy_is_scored_on_every_item_and_shared_models_answer_once(fa
     # the once-trained model, trained on period 0 only, gets the changed facts right then and wrong now
     once = scores.scores[WORLD_STRATEGIES["once"]]
     assert once[0][CHANGED_AT_START].mean() == 1.0 and once[2]["changed"].mean() == 0.0
+    calls["answer"].clear()
+    scores, _, _, _ = run_world(world, evals, canaries, {0: False, 1: True, 2: True}, with_retrieval=False)
+    assert WORLD_STRATEGIES["retrieval"] not in scores.scores
+    assert len([d for d, _ in calls["answer"] if d.endswith(", 0")]) == 1
 
 
 def test_clinc_replay_set_has_as_many_examples_and_keeps_every_new_intent():

@@ -97,13 +97,15 @@ def composition(examples: list[Example], period: int) -> dict:
 
 def stack_seeds(runs: list[PeriodScores]) -> PeriodScores:
     """Every seed's per-item correctness as (seeds, items) arrays (the same questions in every run), so
-    summaries and verdicts resample the seeds as well as the items."""
+    summaries and verdicts resample the seeds as well as the items. A strategy that ran in only some
+    seeds (retrieval, which no verdict reads, may run in fewer to save time) stacks the seeds it ran in."""
     out = PeriodScores()
-    first = runs[0].scores
-    for strategy, periods in first.items():
-        for period, by_kind in periods.items():
+    strategies = list(dict.fromkeys(name for run in runs for name in run.scores))
+    for strategy in strategies:
+        ran = [run.scores[strategy] for run in runs if strategy in run.scores]
+        for period, by_kind in ran[0].items():
             for kind in by_kind:
-                out.add(strategy, period, kind, np.stack([run.scores[strategy][period][kind] for run in runs]))
+                out.add(strategy, period, kind, np.stack([periods[period][kind] for periods in ran]))
     return out
 
 
@@ -371,6 +373,7 @@ def simulate_world(
     top_k: int,
     max_new_tokens: int,
     batch_size: int,
+    with_retrieval: bool = True,
 ):
     """Run every strategy through the periods of a drift world; return (PeriodScores, strategies, canary,
     model_info), model_info being the base model's info() as loaded for the period-0 fine-tune.
@@ -385,6 +388,7 @@ def simulate_world(
     WORLD_KINDS); retrieval is scored on WORLD_KINDS only. canaries: {period: examples}, a pool disjoint
     from evals, answered by the monitored strategy's deployed model before it decides whether to retrain;
     its period-0 accuracy is the baseline. canary: {period: {"accuracy", "n", "fires"}}.
+    with_retrieval=False skips scoring the retrieval strategy (it feeds no verdict; saves its long prompts).
     """
     from ..data.drift_world import replay_mix, training_set, with_catalog_context
 
@@ -430,6 +434,8 @@ def simulate_world(
             old_pool += new
         kinds = list(evals[period])
         for role, strategy in strategies.items():
+            if role == "retrieval" and not with_retrieval:
+                continue
             scored = [k for k in kinds if k in WORLD_KINDS] if role == "retrieval" else kinds
             examples = [ex for kind in scored for ex in evals[period][kind]]
             if not examples:
