@@ -224,3 +224,21 @@ def test_clinc_replay_set_has_as_many_examples_and_keeps_every_new_intent():
     assert sorted(ex.meta["label"] for ex in kept) == ["c", "c", "d", "d"]
     replayed = [ex for ex in mixed if ex.meta["period"] == 0]
     assert len(replayed) == 4 and all("c, d" in ex.messages[0]["content"] for ex in replayed)  # relabelled
+
+
+def test_question_pools_records_the_pools_and_refuses_a_canary_that_is_evaluated():
+    world, evals, canaries = small_world_inputs()
+    pools = one_and_done.question_pools(evals, canaries)
+    assert all(row["canary_in_eval"] == 0 and row["canary"] == 8 for row in pools.values())
+    assert pools["0"]["eval"][CHANGED_AT_START] == len(evals[2]["changed"])
+    leaky = {**canaries, 1: canaries[1][:4] + evals[1]["changed"][:1]}
+    with pytest.raises(ValueError, match="canary question"):
+        one_and_done.question_pools(evals, leaky)
+
+
+def test_monitor_timing_uses_the_latest_seed():
+    assert one_and_done.latest_firing([1, 2, 1]) == 2
+    assert one_and_done.latest_firing([1, None]) is None
+    canary = {p: {"fires": p == 2} for p in range(3)}
+    assert one_and_done.first_firing({0: False, 1: False, 2: False}, canary) == 2
+    assert one_and_done.first_firing({0: True, 1: True, 2: False}, canary) == 1  # period 0 is the reference
