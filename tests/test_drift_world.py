@@ -127,7 +127,7 @@ def test_eval_sets_categories(world):
 def test_period_examples_returns_fewer_when_the_pool_is_small(world):
     changed = dw.facts_at(world, 1, "changed")
     examples = dw.period_examples(world, 1, 10_000, seed=0, kind="changed")
-    assert 0 < len(examples) <= 6 * len(changed)
+    assert 0 < len(examples) <= 8 * len(changed)
     assert {ex.meta["fact_id"] for ex in examples} <= {f.fact_id for f in changed}
 
 
@@ -141,22 +141,51 @@ def test_training_set_covers_facts_and_since_keeps_only_new_values(world):
         dw.training_set(world, 0, 10, seed=0, since=0)
 
 
-def test_replay_mix_drops_stale_examples_and_keeps_all_new(world):
+def test_replay_mix_has_as_many_examples_as_new_data_alone_and_drops_stale_ones(world):
     new = dw.training_set(world, 2, 40, seed=1, since=1)
     old = dw.training_set(world, 0, 80, seed=0)
     assert any(ex.meta["valid_through"] < 2 for ex in old)  # there is something stale to drop
     mixed = dw.replay_mix(new, old, replay_share=0.5, seed=0)
     replayed = [ex for ex in mixed if ex.meta["period"] == 0]
-    assert len(mixed) == len(new) + len(replayed) and len(replayed) == 40
+    assert len(mixed) == len(new)  # equal training examples: replay vs new-only compares like with like
+    assert len(replayed) == 20
     assert all(ex.meta["valid_through"] >= 2 for ex in replayed)
     current = world.periods[2].facts
     assert all(current[ex.meta["fact_id"]].value == ex.reference for ex in replayed)
-    assert sorted(ex.last_user_message for ex in new) == sorted(
-        ex.last_user_message for ex in mixed if ex.meta["period"] == 2
-    )
-    assert dw.replay_mix(new, old, replay_share=0.0, seed=0) != [] and len(dw.replay_mix(new, old, 0.0, seed=0)) == len(
-        new
-    )
+    kept_new = sorted(ex.last_user_message for ex in mixed if ex.meta["period"] == 2)
+    assert kept_new == sorted(ex.last_user_message for ex in new[:20])
+    # the kept half still covers every new fact (training_set cycles through the facts first)
+    n_facts = len(dw.facts_at(world, 2, since=1))
+    assert len({ex.meta["fact_id"] for ex in mixed if ex.meta["period"] == 2}) == min(20, n_facts)
+    assert len(dw.replay_mix(new, old, 0.0, seed=0)) == len(new)
+    few_valid = [ex for ex in old if ex.meta["valid_through"] >= 2][:3]
+    topped_up = dw.replay_mix(new, few_valid, replay_share=0.5, seed=0)
+    assert len(topped_up) == len(new) and sum(ex.meta["period"] == 0 for ex in topped_up) == 3
+
+
+def test_training_evaluation_and_canary_questions_are_disjoint(world):
+    """Evaluation never scores a training question word for word; the canary pool shares no question
+    with the evaluation pool in any period."""
+    assert set(dw.TEMPLATE_SPLITS["train"]).isdisjoint(dw.TEMPLATE_SPLITS["eval"] + dw.TEMPLATE_SPLITS["canary"])
+    assert set(dw.TEMPLATE_SPLITS["eval"]).isdisjoint(dw.TEMPLATE_SPLITS["canary"])
+    all_train = {ex.last_user_message for p in range(world.n_periods) for ex in dw.training_set(world, p, 300, seed=0)}
+    for period in range(world.n_periods):
+        evaluated = {ex.last_user_message for exs in dw.eval_sets(world, period, 500, seed=0).values() for ex in exs}
+        canary = {ex.last_user_message for ex in dw.canary_set(world, period, 500, seed=0)}
+        assert evaluated and canary
+        assert not evaluated & all_train and not canary & all_train
+        assert not evaluated & canary
+
+
+def test_as_of_asks_the_same_question_with_the_earlier_answer(world):
+    changed = dw.eval_sets(world, 3, 20, seed=0)["changed"]
+    then = [dw.as_of(world, ex, 0) for ex in changed]
+    assert [ex.last_user_message for ex in then] == [ex.last_user_message for ex in changed]
+    assert all(t.reference == world.periods[0].facts[ex.meta["fact_id"]].value for t, ex in zip(then, changed))
+    assert all(t.reference != ex.reference for t, ex in zip(then, changed))
+    new_product = dw.eval_sets(world, 3, 5, seed=0)["new_products"][0]
+    with pytest.raises(ValueError, match="does not exist in period 0"):
+        dw.as_of(world, new_product, 0)
 
 
 def test_catalog_documents_state_every_current_answer(world):

@@ -11,10 +11,12 @@ Every question has a short correct answer *as of its period* and metadata that s
 still holds since period 0 (the forgetting check), when it got its current value and through which
 period it stays valid. The same seed gives the same world on any machine.
 
-Questions are generated from a fixed set of templates per fact, so a training set and an evaluation
-set of the same period can share questions word for word: a fact can only be learnt by training on
-it, and what these sets test is whether the model's answer is still the *current* one. meta["template"]
-names the template for anyone who wants to hold wordings out.
+Questions are generated from a fixed set of templates per fact (four per wording). A fact can only
+be learnt by training on it, so evaluation holds out wordings, not facts: training sets use the first
+two templates of each wording, evaluation sets the third and the labelled canary the fourth
+(TEMPLATE_SPLITS). No evaluated question is a training question word for word, and the canary never
+asks a question the evaluation scores. Customers' traffic (what the drift monitor sees) uses all four.
+meta["template"] names the template.
 """
 
 from __future__ import annotations
@@ -53,56 +55,111 @@ DOMAINS = {
 
 # Question templates per attribute: "old" wordings are what customers use from period 0, "new" ones
 # (slang, abbreviations, lowercase names) appear later. {name} is the product, {lname} its lowercase form.
+# Each wording has four templates; TEMPLATE_SPLITS says which set may use which.
 TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
     "price": {
         "old": (
             "How much is the {name} plan?",
             "What does {name} cost per month?",
             "What is the monthly price of {name}?",
+            "What do I pay each month for {name}?",
         ),
-        "new": ("how much is {lname} rn?", "whats the damage for {lname} each month", "{name} price these days?"),
+        "new": (
+            "how much is {lname} rn?",
+            "whats the damage for {lname} each month",
+            "{name} price these days?",
+            "{lname} how much per month",
+        ),
     },
     "devices": {
         "old": (
             "How many devices does {name} cover?",
             "On how many devices can I use {name}?",
             "What is the device limit for {name}?",
+            "How many devices can share one {name} subscription?",
         ),
         "new": (
             "how many devices r allowed on {lname}?",
             "{name} device cap?",
             "how many gadgets can i hook up to {lname}",
+            "{lname} max devices?",
         ),
     },
     "availability": {
-        "old": ("Can I still buy {name}?", "Is {name} still available?", "Are you still selling {name}?"),
-        "new": ("is {lname} still a thing?", "can i still grab {lname}?", "{name} still up for grabs?"),
+        "old": (
+            "Can I still buy {name}?",
+            "Is {name} still available?",
+            "Are you still selling {name}?",
+            "Is {name} still on sale?",
+        ),
+        "new": (
+            "is {lname} still a thing?",
+            "can i still grab {lname}?",
+            "{name} still up for grabs?",
+            "{lname} still on sale??",
+        ),
     },
     "refund_window": {
         "old": (
             "What is the refund window?",
             "How many days do I have to ask for a refund?",
             "How long do I have to return a purchase for a refund?",
+            "How long is the refund period?",
         ),
-        "new": ("how long til refunds close?", "refund deadline rn?", "how many days to get my money back"),
+        "new": (
+            "how long til refunds close?",
+            "refund deadline rn?",
+            "how many days to get my money back",
+            "refund period these days?",
+        ),
     },
     "shipping_fee": {
-        "old": ("How much is shipping?", "What is the shipping fee?", "What do you charge for delivery?"),
-        "new": ("shipping cost these days?", "do u charge for delivery now", "how much to ship my order rn"),
+        "old": (
+            "How much is shipping?",
+            "What is the shipping fee?",
+            "What do you charge for delivery?",
+            "How much does delivery cost?",
+        ),
+        "new": (
+            "shipping cost these days?",
+            "do u charge for delivery now",
+            "how much to ship my order rn",
+            "delivery fee rn?",
+        ),
     },
     "support_hours": {
-        "old": ("What are your support hours?", "When is customer support open?", "What hours can I reach support?"),
-        "new": ("when can i ping support?", "support open when?", "what time r ur support folks on"),
+        "old": (
+            "What are your support hours?",
+            "When is customer support open?",
+            "What hours can I reach support?",
+            "When can I contact customer support?",
+        ),
+        "new": (
+            "when can i ping support?",
+            "support open when?",
+            "what time r ur support folks on",
+            "support hrs?",
+        ),
     },
     "warranty": {
         "old": (
             "How long is the warranty?",
             "How many months of warranty do I get?",
             "What warranty comes with a purchase?",
+            "What is the warranty period?",
         ),
-        "new": ("warranty length now?", "how long am i covered if stuff breaks", "hw long does the warranty last"),
+        "new": (
+            "warranty length now?",
+            "how long am i covered if stuff breaks",
+            "hw long does the warranty last",
+            "warranty how long these days",
+        ),
     },
 }
+
+# Which template indices each kind of question set may use (the same for every attribute and wording):
+# training never sees an evaluation or canary wording, and the canary never asks an evaluated question.
+TEMPLATE_SPLITS: dict[str, tuple[int, ...]] = {"train": (0, 1), "eval": (2,), "canary": (3,)}
 
 
 @dataclass(frozen=True)
@@ -359,8 +416,21 @@ def _question_example(world: World, period: int, fact: FactState, wording: str, 
     )
 
 
+def _template_indices(split: str | None) -> tuple[int, ...] | None:
+    """The template indices a split may use (None: every template, as in customers' traffic)."""
+    if split is not None and split not in TEMPLATE_SPLITS:
+        raise ValueError(f"split must be None or one of {sorted(TEMPLATE_SPLITS)}; got {split!r}")
+    return None if split is None else TEMPLATE_SPLITS[split]
+
+
 def period_examples(
-    world: World, period: int, n: int, seed: int, kind: str = "all", weighting: str = "traffic"
+    world: World,
+    period: int,
+    n: int,
+    seed: int,
+    kind: str = "all",
+    weighting: str = "traffic",
+    split: str | None = None,
 ) -> list[Example]:
     """Up to n customer questions of one period, each a distinct (fact, wording template) pair.
 
@@ -371,7 +441,10 @@ def period_examples(
     weighs the same, split equally over its facts (for evaluation, so neither the few policies nor the
     many easy "Yes, it is available." answers dominate). Fewer than n come back when the period has
     fewer distinct questions (e.g. "changed" early on; "changed" and "new_products" are empty in period 0).
+    split (TEMPLATE_SPLITS: "train", "eval", "canary") keeps only that split's templates; None uses all.
+    The random draws do not depend on the split, so one split's sample is the others' with templates removed.
     """
+    allowed = _template_indices(split)
     if weighting not in ("traffic", "balanced"):
         raise ValueError(f"weighting must be 'traffic' or 'balanced'; got {weighting!r}")
     state = _check_period(world, period)
@@ -390,7 +463,7 @@ def period_examples(
             weight = fact_weight * share[wording] / len(templates)
             for index in range(len(templates)):
                 u = rng.random()  # drawn even when the weight is 0, so draws do not depend on the mix
-                if weight > 0:
+                if weight > 0 and (allowed is None or index in allowed):
                     # Efraimidis-Spirakis: the n largest u ** (1 / w) are a weighted sample without replacement.
                     keyed.append((math.log(u) / weight if u > 0 else -math.inf, fact, wording, index))
     keyed.sort(key=lambda item: item[0], reverse=True)
@@ -403,9 +476,29 @@ def eval_sets(world: World, period: int, n: int, seed: int) -> dict[str, list[Ex
     "changed": facts of period-0 products and policies whose value differs from period 0 (retirements
     included); "unchanged": facts that still hold since period 0 (the forgetting check); "new_products":
     facts of products launched after period 0; "all": any fact. Question types are balanced
-    (weighting="balanced"); wordings follow the period's mix.
+    (weighting="balanced"); wordings follow the period's mix, in the evaluation's own templates
+    (TEMPLATE_SPLITS["eval"]), which no training set uses.
     """
-    return {kind: period_examples(world, period, n, seed, kind=kind, weighting="balanced") for kind in EVAL_KINDS}
+    return {
+        kind: period_examples(world, period, n, seed, kind=kind, weighting="balanced", split="eval")
+        for kind in EVAL_KINDS
+    }
+
+
+def canary_set(world: World, period: int, n: int, seed: int) -> list[Example]:
+    """Up to n labelled canary questions of one period, on any fact, in the canary's own templates
+    (TEMPLATE_SPLITS["canary"]): a separate pool that shares no question with training or evaluation."""
+    return period_examples(world, period, n, seed, kind="all", weighting="balanced", split="canary")
+
+
+def as_of(world: World, example: Example, period: int) -> Example:
+    """The same question (fact, wording, template) asked in another period, with that period's answer:
+    pairs a changed fact's question now with the question it was when the model was trained."""
+    attribute, wording, index = example.meta["template"].split(":")
+    fact = _check_period(world, period).facts.get(example.meta["fact_id"])
+    if fact is None:
+        raise ValueError(f"fact {example.meta['fact_id']!r} does not exist in period {period}")
+    return _question_example(world, period, fact, wording, int(index))
 
 
 def training_set(world: World, period: int, n: int, seed: int, since: int | None = None) -> list[Example]:
@@ -413,7 +506,9 @@ def training_set(world: World, period: int, n: int, seed: int, since: int | None
     fact appears once before any appears twice (n >= len(facts_at(...)) covers them all).
 
     since=None covers every fact of the period; since=k keeps only facts whose value was set after
-    period k: the "new data" a retrain on changes alone would see. Wordings follow the period's mix.
+    period k: the "new data" a retrain on changes alone would see. Wordings follow the period's mix,
+    in the training templates only (TEMPLATE_SPLITS["train"]). The first k examples of a set of n are
+    the set of k (the draws are sequential), so a shorter set is a prefix of a longer one.
     """
     state = _check_period(world, period)
     facts = facts_at(world, period, "all", since)
@@ -427,17 +522,20 @@ def training_set(world: World, period: int, n: int, seed: int, since: int | None
             order = rng.sample(facts, len(facts))
         fact = order[i % len(order)]
         wording = "new" if rng.random() < state.new_wording_share else "old"
-        index = rng.randrange(len(TEMPLATES[fact.attribute][wording]))
+        index = rng.choice(TEMPLATE_SPLITS["train"])
         examples.append(_question_example(world, period, fact, wording, index))
     return examples
 
 
 def replay_mix(new: list[Example], old: list[Example], replay_share: float, seed: int) -> list[Example]:
-    """The new examples plus old ones that make up `replay_share` of the result, shuffled.
+    """A retraining set exactly as large as `new`: round(replay_share * len(new)) replayed old examples and
+    the first len(new) - that many new ones, shuffled. Equal size, so "with replay" and "new data only"
+    are compared at the same number of training examples (and optimizer steps).
 
     Only old examples whose answer still holds in the new examples' period are replayed: stale ones
     (meta["valid_through"] earlier than that period) are dropped, since replaying them would teach the
-    old value again. When too few valid old examples exist, all of them are used (the share is then lower).
+    old value again. When too few valid old examples exist, all of them are used and more new ones fill
+    the set. training_set cycles through the facts, so its first examples cover the new facts first.
     """
     if not new:
         raise ValueError("replay_mix needs at least one new example")
@@ -446,8 +544,8 @@ def replay_mix(new: list[Example], old: list[Example], replay_share: float, seed
     current = max(ex.meta["period"] for ex in new)
     valid = [ex for ex in old if ex.meta["valid_through"] >= current]
     rng = random.Random(derived_seed(seed, len(new), len(old), replay_share, "replay"))
-    wanted = round(replay_share / (1.0 - replay_share) * len(new))
-    mixed = list(new) + rng.sample(valid, min(wanted, len(valid)))
+    n_old = min(round(replay_share * len(new)), len(valid))
+    mixed = list(new[: len(new) - n_old]) + rng.sample(valid, n_old)
     rng.shuffle(mixed)
     return mixed
 

@@ -3,6 +3,15 @@
 A strategy owns a model and decides, each period, whether and on what to train it further. All
 strategies start from the same period-0 fine-tune; continued training starts from the strategy's own
 latest model (a copy, so strategies never share weights).
+
+Design points (each checked by tests/test_one_and_done.py or tests/test_drift_world.py):
+- evaluation questions are held-out wordings, never training questions word for word;
+- decay is judged like for like: unchanged facts at period 0 against unchanged facts later, and the
+  same changed-fact questions with their period-0 answers against their current ones;
+- the monitored strategy decides from the label-free drift monitor and a labelled canary drawn from a
+  separate pool of questions, never from an evaluated item;
+- "with replay" and "new data only" retrain on the same number of examples (replay swaps part of the
+  new examples for old ones that still hold), in the simulated business and on CLINC150.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..core import plots, stats
+from ..core.drift_monitor import canary_check
 from ..core.generation import generate
 from ..core.models import LoadedModel
 from ..core.scoring import answer_outcomes, label_scores
@@ -58,6 +68,7 @@ class Strategy:
     retrains: list[int] = field(default_factory=list)  # periods in which it trained
     train_seconds: float = 0.0
     examples_used: int = 0
+    retrain_sets: dict[int, dict] = field(default_factory=dict)  # period -> {"examples", "new", "replayed"}
 
     def continue_training(self, examples: list[Example], config: TrainConfig, period: int) -> None:
         """Train this strategy's own model further (a fresh copy, so no other strategy is affected)."""
@@ -66,6 +77,7 @@ class Strategy:
         self.retrains.append(period)
         self.train_seconds += record.train_seconds
         self.examples_used += len(examples)
+        self.retrain_sets[period] = composition(examples, period)
 
     def adopt(self, other: "Strategy", period: int, seconds: float, examples: int) -> None:
         """Take over another strategy's freshly trained model when this one would have trained the same
@@ -74,17 +86,26 @@ class Strategy:
         self.retrains.append(period)
         self.train_seconds += seconds
         self.examples_used += examples
+        self.retrain_sets[period] = dict(other.retrain_sets[period])
+
+
+def composition(examples: list[Example], period: int) -> dict:
+    """How many examples a retraining set has, and how many are new (from `period`) or replayed."""
+    new = sum(ex.meta.get("period") == period for ex in examples)
+    return {"examples": len(examples), "new": new, "replayed": len(examples) - new}
 
 
 def stack_seeds(runs: list[PeriodScores]) -> PeriodScores:
     """Every seed's per-item correctness as (seeds, items) arrays (the same questions in every run), so
-    summaries and verdicts resample the seeds as well as the items."""
+    summaries and verdicts resample the seeds as well as the items. A strategy that ran in only some
+    seeds (retrieval, which no verdict reads, may run in fewer to save time) stacks the seeds it ran in."""
     out = PeriodScores()
-    first = runs[0].scores
-    for strategy, periods in first.items():
-        for period, by_kind in periods.items():
+    strategies = list(dict.fromkeys(name for run in runs for name in run.scores))
+    for strategy in strategies:
+        ran = [run.scores[strategy] for run in runs if strategy in run.scores]
+        for period, by_kind in ran[0].items():
             for kind in by_kind:
-                out.add(strategy, period, kind, np.stack([run.scores[strategy][period][kind] for run in runs]))
+                out.add(strategy, period, kind, np.stack([periods[period][kind] for periods in ran]))
     return out
 
 
@@ -156,20 +177,36 @@ def maintenance_verdicts(
     monitor_first: int | None = None,
     clinc_chance: float | None = None,
 ) -> list[verdict.Verdict]:
-    """The sub-claims, each from paired comparisons on the same questions at the last period.
+    """The sub-claims. Decay compares like with like: unchanged facts at period 0 and at the last period
+    (different questions, as each period's customers word them: an independent-samples comparison), and
+    the same changed-fact questions at period 0 (kind CHANGED_AT_START, their answers then) and at the
+    last period (paired). The strategy comparisons are paired on the same questions of the last period;
+    replay and new-only retrain on equal numbers of examples.
 
     names maps roles to strategy names: once, new_only, replay, retrieval, monitored.
     """
     once, new_only, replay = names["once"], names["new_only"], names["replay"]  # strategy names by role
+    by_kind = world_scores.scores[once]
     out = [
         verdict.judge_difference(
             "04.once_trained_decays",
-            f"A model fine-tuned once decays: period-0 accuracy minus period-{last} accuracy (fine-tuned once)",
-            stats.independent_comparison(
-                world_scores.pooled(once, 0, kinds_all), world_scores.pooled(once, last, kinds_all)
-            ),
+            "A model fine-tuned once decays even on facts that still hold: period-0 minus "
+            f"period-{last} accuracy on unchanged facts (fine-tuned once; held-out wordings in each period's mix)",
+            stats.independent_comparison(by_kind[0]["unchanged"], by_kind[last]["unchanged"]),
             profile,
         ),
+    ]
+    if CHANGED_AT_START in by_kind[0]:
+        out.append(
+            verdict.judge_difference(
+                "04.once_trained_decays.changed_facts",
+                "A model fine-tuned once goes stale on facts that changed: accuracy on the same questions "
+                f"at period 0 (answers then) minus at period {last} (answers now), fine-tuned once",
+                stats.paired_comparison(by_kind[0][CHANGED_AT_START], by_kind[last]["changed"]),
+                profile,
+            )
+        )
+    out += [
         verdict.judge_difference(
             "04.retraining_restores",
             f"Retraining restores accuracy (retrained with replay minus fine-tuned once, period {last})",
@@ -181,7 +218,7 @@ def maintenance_verdicts(
         verdict.judge_difference(
             "04.replay_prevents_forgetting",
             "Retraining on new data alone forgets what still holds; replay prevents it "
-            f"(replay minus new-only, unchanged facts, period {last})",
+            f"(replay minus new-only at equal training examples, unchanged facts, period {last})",
             stats.paired_comparison(
                 world_scores.scores[replay][last]["unchanged"], world_scores.scores[new_only][last]["unchanged"]
             ),
@@ -200,7 +237,8 @@ def maintenance_verdicts(
     out.append(
         _timing_verdict(
             "04.monitor_or_canary_in_time",
-            "The drift monitor or the labelled canary fires no later than the first measured accuracy drop",
+            "The drift monitor or the labelled canary (a separate pool of questions, never scored) fires no later "
+            "than the first measured accuracy drop",
             monitor_first,
             drop_period,
             profile,
@@ -213,7 +251,7 @@ def maintenance_verdicts(
             verdict.judge_difference(
                 "04.clinc.replay_keeps_old_intents",
                 "CLINC150: replay keeps earlier intents that new-data-only retraining forgets "
-                f"(replay minus new-only, old intents, period {p})",
+                f"(replay minus new-only at equal training examples, old intents, period {p})",
                 stats.paired_comparison(clinc.scores[replay][p]["old"], clinc.scores[new_only][p]["old"]),
                 profile,
             )
@@ -266,12 +304,67 @@ WORLD_STRATEGIES = {
     "monitored": "retrain when monitor fires",
 }
 WORLD_KINDS = ("changed", "unchanged", "new_products")
+# The last period's changed-fact questions asked at period 0 with their answers then (drift_world.as_of):
+# the like-for-like baseline of the changed facts. Scored at period 0, never pooled into WORLD_KINDS.
+CHANGED_AT_START = "changed_at_period0"
+
+
+def retrain_decision(drift_fires: bool, canary_accuracy: float, canary_baseline: float, n_canary: int) -> bool:
+    """The monitored strategy retrains when the label-free monitor fires or its canary accuracy fell by
+    more than chance since period 0. It sees only these signals, never an evaluated item."""
+    return drift_fires or canary_check(canary_accuracy, canary_baseline, n_canary)
+
+
+def first_firing(fires: dict[int, bool], canary: dict[int, dict]) -> int | None:
+    """The first period after 0 in which the drift monitor or the canary fired."""
+    return next((p for p in sorted(fires) if p > 0 and (fires[p] or canary[p]["fires"])), None)
+
+
+def latest_firing(firings: list[int | None]) -> int | None:
+    """The latest of the seeds' first firings (None when any seed never fired): the monitor is in time
+    only if it is in time for every seed's deployed model."""
+    return None if any(f is None for f in firings) else max(firings)
+
+
+def question_pools(evals: dict[int, dict[str, list[Example]]], canaries: dict[int, list[Example]]) -> dict:
+    """What the result file records about the question pools: per period, the evaluated questions per
+    kind, the canary questions and how many canary questions are also evaluated (0 by design; a
+    ValueError otherwise, so the monitored strategy can never decide on an evaluated item)."""
+    out = {}
+    for period, by_kind in evals.items():
+        evaluated = {ex.last_user_message for exs in by_kind.values() for ex in exs}
+        shared = sum(ex.last_user_message in evaluated for ex in canaries[period])
+        if shared:
+            raise ValueError(f"period {period}: {shared} canary question(s) are also evaluation questions")
+        out[str(period)] = {
+            "eval": {kind: len(exs) for kind, exs in by_kind.items()},
+            "canary": len(canaries[period]),
+            "canary_in_eval": shared,
+        }
+    return out
+
+
+class _Predictions:
+    """Answers per (model, prompt set) within one period: strategies that hold the very same model
+    (all of them at period 0; "retrain when monitor fires" after adopting "with replay"'s model; the
+    once-trained model and retrieval's base) are not asked twice."""
+
+    def __init__(self, max_new_tokens: int, batch_size: int):
+        self.max_new_tokens, self.batch_size = max_new_tokens, batch_size
+        self._cache: dict[tuple, list[str]] = {}
+
+    def __call__(self, model: LoadedModel, examples: list[Example], key: str, description: str) -> list[str]:
+        cache_key = (id(model), key)
+        if cache_key not in self._cache:
+            self._cache[cache_key] = answer(model, examples, self.max_new_tokens, self.batch_size, description)
+        return self._cache[cache_key]
 
 
 def simulate_world(
     model_name: str,
     world,
     evals: dict[int, dict[str, list[Example]]],
+    canaries: dict[int, list[Example]],
     fires: dict[int, bool],
     config: TrainConfig,
     n_train0: int,
@@ -280,23 +373,23 @@ def simulate_world(
     top_k: int,
     max_new_tokens: int,
     batch_size: int,
-    n_canary: int = 16,
+    with_retrieval: bool = True,
 ):
     """Run every strategy through the periods of a drift world; return (PeriodScores, strategies, canary,
     model_info), model_info being the base model's info() as loaded for the period-0 fine-tune.
 
     Period 0: one fine-tune on that period's facts, shared by all strategies. Each later period:
-    "new data only" trains on the facts that changed; "with replay" trains on those plus still-valid
-    older examples; "retrain when monitor fires" does what "with replay" does, but only in periods
-    where the monitor fired; "fine-tuned once" and "retrieval" never train (retrieval answers with the
-    period's catalog documents in the prompt).
+    "new data only" trains on n_new examples about what changed; "with replay" on as many examples, a
+    replay_share of them older examples that still hold (replay_mix); "retrain when monitor fires" does
+    what "with replay" does, but only in periods where retrain_decision says so; "fine-tuned once" and
+    "retrieval" never train (retrieval answers with the period's catalog documents in the prompt).
 
-    The monitor fires on label-free drift (`fires`, computed from the questions alone) or on the
-    labelled canary: the deployed model's accuracy on the period's first n_canary evaluation questions,
-    checked against its period-0 canary accuracy before deciding whether to retrain.
-    canary: {period: {"accuracy": ..., "fires": ...}}.
+    evals: {period: {kind: examples}} are scored, every kind present (e.g. "changed_at_period0" next to
+    WORLD_KINDS); retrieval is scored on WORLD_KINDS only. canaries: {period: examples}, a pool disjoint
+    from evals, answered by the monitored strategy's deployed model before it decides whether to retrain;
+    its period-0 accuracy is the baseline. canary: {period: {"accuracy", "n", "fires"}}.
+    with_retrieval=False skips scoring the retrieval strategy (it feeds no verdict; saves its long prompts).
     """
-    from ..core.drift_monitor import canary_check
     from ..data.drift_world import replay_mix, training_set, with_catalog_context
 
     names = WORLD_STRATEGIES
@@ -308,24 +401,23 @@ def simulate_world(
         model_info["parameters"] = record.total_params - record.trainable_params
     del base
     strategies = {role: Strategy(name, base0, [0], record.train_seconds, len(first)) for role, name in names.items()}
+    for strategy in strategies.values():
+        strategy.retrain_sets[0] = composition(first, 0)
     old_pool = list(first)
     scores = PeriodScores()
     canary: dict[int, dict] = {}
     for period in range(world.n_periods):
+        predict = _Predictions(max_new_tokens, batch_size)
         monitored = strategies["monitored"]
-        pool = [ex for kind in WORLD_KINDS for ex in evals[period].get(kind, [])]
-        canary_questions = random.Random(config.seed + 7919 * period).sample(
-            pool, min(n_canary, len(pool))
-        )  # all kinds, not the first ones
+        questions = canaries[period]
         accuracy = float(
-            qa_correct(
-                answer(monitored.model, canary_questions, max_new_tokens, batch_size, f"canary, period {period}"),
-                canary_questions,
-            ).mean()
+            qa_correct(predict(monitored.model, questions, "canary", f"canary, period {period}"), questions).mean()
         )
+        fired = period > 0 and retrain_decision(fires[period], accuracy, canary[0]["accuracy"], len(questions))
         canary[period] = {
             "accuracy": accuracy,
-            "fires": period > 0 and canary_check(accuracy, canary[0]["accuracy"], len(canary_questions)),
+            "n": len(questions),
+            "fires": period > 0 and canary_check(accuracy, canary[0]["accuracy"], len(questions)),
         }
         if period > 0:
             new = training_set(world, period, n_new, seed=config.seed + period, since=period - 1)
@@ -334,21 +426,27 @@ def simulate_world(
             replay = strategies["replay"]
             before = replay.train_seconds
             replay.continue_training(mixed, config, period)
-            if fires[period] or canary[period]["fires"]:
+            if fired:
                 if monitored.retrains == replay.retrains[:-1]:  # same start, same data, same seed: the same model
                     monitored.adopt(replay, period, replay.train_seconds - before, len(mixed))
                 else:
                     monitored.continue_training(mixed, config, period)
             old_pool += new
-        examples = [ex for kind in WORLD_KINDS for ex in evals[period].get(kind, [])]
+        kinds = list(evals[period])
         for role, strategy in strategies.items():
+            if role == "retrieval" and not with_retrieval:
+                continue
+            scored = [k for k in kinds if k in WORLD_KINDS] if role == "retrieval" else kinds
+            examples = [ex for kind in scored for ex in evals[period][kind]]
+            if not examples:
+                continue
             prompts = with_catalog_context(world, period, examples, top_k) if role == "retrieval" else examples
-            predictions = answer(
-                strategy.model, prompts, max_new_tokens, batch_size, f"{strategy.name}, period {period}"
+            predictions = predict(
+                strategy.model, prompts, "retrieval" if role == "retrieval" else "eval", f"{strategy.name}, {period}"
             )
             correct, start = qa_correct(predictions, examples), 0
-            for kind in WORLD_KINDS:
-                n = len(evals[period].get(kind, []))
+            for kind in scored:
+                n = len(evals[period][kind])
                 if n:
                     scores.add(strategy.name, period, kind, correct[start : start + n])
                 start += n
@@ -362,15 +460,8 @@ def simulate_clinc(
     model_name: str, periods: list[dict], config: TrainConfig, replay_share: float, max_new_tokens: int, batch_size: int
 ):
     """Intents arriving over time: fine-tune on the first period's intents, then per period train
-    "new data only" on the new intents and "with replay" on the new intents plus old examples
-    (relabelled with the current label list in the prompt). Scores on old and new intents."""
-    import random
-
-    from ..data.clinc150 import clinc_example
-
-    def relabel(examples: list[Example], labels: list[str]) -> list[Example]:
-        return [clinc_example(ex.last_user_message, ex.meta["label"], labels, ex.meta) for ex in examples]
-
+    "new data only" on the new intents' examples and "with replay" on as many examples, a
+    replay_share of them old ones (clinc_replay_set). Scores on old and new intents."""
     base0, record = finetune(model_name, periods[0]["train"], config, progress=False)
     strategies = {
         role: Strategy(name, base0, [0], record.train_seconds, len(periods[0]["train"]))
@@ -382,20 +473,47 @@ def simulate_clinc(
         p, labels = period["period"], period["all_intents"]
         if p > 0:
             new = period["train"]
-            n_old = min(len(old_pool), round(replay_share / (1 - replay_share) * len(new)))
-            mixed = new + relabel(random.Random(config.seed + p).sample(old_pool, n_old), labels)
-            random.Random(config.seed + p).shuffle(mixed)
+            mixed = clinc_replay_set(new, old_pool, labels, replay_share, seed=config.seed + p)
             strategies["new_only"].continue_training(new, config, p)
             strategies["replay"].continue_training(mixed, config, p)
             old_pool += new
+        predict = _Predictions(max_new_tokens, batch_size)
         for role, strategy in strategies.items():
             for kind, examples in (("old", period["eval_old"]), ("new", period["eval_new"])):
                 if examples:
-                    predictions = answer(
-                        strategy.model, examples, max_new_tokens, batch_size, f"{strategy.name}, period {p}, {kind}"
-                    )
+                    predictions = predict(strategy.model, examples, kind, f"{strategy.name}, period {p}, {kind}")
                     scores.add(strategy.name, p, kind, label_correct(predictions, examples, labels))
     return scores, strategies
+
+
+def clinc_replay_set(
+    new: list[Example], old_pool: list[Example], labels: list[str], replay_share: float, seed: int
+) -> list[Example]:
+    """A CLINC150 retraining set as large as `new`: round(replay_share * len(new)) old examples (relabelled
+    with the current label list in the prompt) and the rest new ones, taken round-robin over the new
+    intents so that each keeps an equal share; shuffled."""
+    from ..data.clinc150 import clinc_example
+
+    if not 0.0 <= replay_share < 1.0:
+        raise ValueError(f"replay_share must be in [0, 1); got {replay_share}")
+    n_old = min(round(replay_share * len(new)), len(old_pool))
+    by_intent: dict[str, list[Example]] = {}
+    for ex in new:
+        by_intent.setdefault(ex.meta["label"], []).append(ex)
+    round_robin = [
+        ex
+        for i in range(max(map(len, by_intent.values())))
+        for exs in by_intent.values()
+        if i < len(exs)
+        for ex in exs[i : i + 1]
+    ]
+    rng = random.Random(seed)
+    replayed = [
+        clinc_example(ex.last_user_message, ex.meta["label"], labels, ex.meta) for ex in rng.sample(old_pool, n_old)
+    ]
+    mixed = round_robin[: len(new) - n_old] + replayed
+    rng.shuffle(mixed)
+    return mixed
 
 
 def cost_table(strategies: dict[str, Strategy]) -> list[dict]:
@@ -404,6 +522,8 @@ def cost_table(strategies: dict[str, Strategy]) -> list[dict]:
             "strategy": s.name,
             "trained in periods": s.retrains,
             "examples used": s.examples_used,
+            "examples per retrain": {str(p): c["examples"] for p, c in s.retrain_sets.items() if p > 0},
+            "replayed per retrain": {str(p): c["replayed"] for p, c in s.retrain_sets.items() if p > 0},
             "training seconds": round(s.train_seconds, 1),
         }
         for s in strategies.values()
