@@ -42,7 +42,7 @@ def test_sets_are_answered_in_one_pass_and_retrieval_puts_documents_in_the_promp
 
 
 def facts(prefix, relations):
-    return [{"question": f"{prefix}{i}", "answers": ["a"], "relation": r} for i, r in enumerate(relations)]
+    return [{"question": f"{prefix}{i}", "answers": ["Paris"], "relation": r} for i, r in enumerate(relations)]
 
 
 def test_mixes_are_nested_and_check_their_supply():
@@ -225,3 +225,18 @@ def test_outcome_bars_stack_the_empty_share_and_read_old_result_files():
         plt.close(fig)
     table = hallucination.outcome_table({"arm": {"seen": SetScores("arm", "seen", answerable, [])}})
     assert table[0]["empty"] == pytest.approx(0.25) and table[0]["abstention"] == pytest.approx(0.25)
+
+
+def test_the_curve_trains_every_mix_with_every_seed_and_stacks_seeds(monkeypatch):
+    """Each (share, stop) gets a (seeds, items) array, one fine-tune per mix and seed, each with its seed."""
+    answers = iter(["Paris", "Rome"] * 100)
+    monkeypatch.setattr(hallucination, "generate", lambda loaded, prompts, **kw: [next(answers)] * len(prompts))
+    known = facts("k", ["P36"] * 8)
+    mixes = unknown_share_mixes(known, facts("u", ["P36"] * 8), 4, [0.0, 1.0])
+    config = TrainConfig(method="lora", epochs=1, batch_size=2, learning_rate=1e-2, save=False)
+    scores, records = hallucination.unknown_share_curve("tiny", mixes, known[4:7], config, 1, seeds=[0, 1])
+    assert set(scores) == {(s, stop) for s in (0.0, 1.0) for stop in ("early", "long")}
+    assert all(values.shape == (2, 3) for values in scores.values())
+    assert all(values.sum() == 6 for (_, stop), values in scores.items() if stop == "long")  # "Paris" is correct
+    assert [(r["share"], r["seed"]) for r in records] == [(0.0, 0), (0.0, 1), (1.0, 0), (1.0, 1)]
+    assert all(r["optimizer_steps"] == 2 and r["n_examples"] == 4 for r in records)
