@@ -70,21 +70,21 @@ def test_a_parameter_absent_from_a_result_is_current_only_if_added_later_with_th
         "profile": "cpu",
         "parameters": dict(profiles.NOTEBOOK_DEFAULTS["data_size"]["cpu"]),
     }
-    del record["parameters"]["bank_n_val"]
-    monkeypatch.setattr(profiles, "ADDED_AFTER_PUBLICATION", {"data_size": {"bank_n_val": 40}})
+    del record["parameters"]["bank_max_new_tokens"]
+    monkeypatch.setattr(profiles, "ADDED_AFTER_PUBLICATION", {"data_size": {"bank_max_new_tokens": 12}})
     assert playbook.stale_parameters(record) == {}
-    changed = {**profiles.NOTEBOOK_DEFAULTS["data_size"]["cpu"], "bank_n_val": 60}
+    changed = {**profiles.NOTEBOOK_DEFAULTS["data_size"]["cpu"], "bank_max_new_tokens": 16}
     monkeypatch.setitem(profiles.NOTEBOOK_DEFAULTS["data_size"], "cpu", changed)
-    assert playbook.stale_parameters(record) == {"bank_n_val": (40, 60)}
+    assert playbook.stale_parameters(record) == {"bank_max_new_tokens": (12, 16)}
     monkeypatch.setattr(profiles, "ADDED_AFTER_PUBLICATION", {})
-    assert playbook.stale_parameters(record) == {"bank_n_val": ("(absent)", 60)}
+    assert playbook.stale_parameters(record) == {"bank_max_new_tokens": ("(absent)", 16)}
 
 
 def test_a_recorded_value_wins_over_the_value_before_publication(monkeypatch):
-    parameters = {**profiles.NOTEBOOK_DEFAULTS["data_size"]["cpu"], "bank_n_val": 20}
+    parameters = {**profiles.NOTEBOOK_DEFAULTS["data_size"]["cpu"], "bank_max_new_tokens": 20}
     record = {"experiment": "01_data_size", "profile": "cpu", "parameters": parameters}
-    monkeypatch.setattr(profiles, "ADDED_AFTER_PUBLICATION", {"data_size": {"bank_n_val": 40}})
-    assert playbook.stale_parameters(record) == {"bank_n_val": (20, 40)}
+    monkeypatch.setattr(profiles, "ADDED_AFTER_PUBLICATION", {"data_size": {"bank_max_new_tokens": 12}})
+    assert playbook.stale_parameters(record) == {"bank_max_new_tokens": (20, 12)}
 
 
 def namespace(tmp_path, **values) -> dict:

@@ -84,8 +84,8 @@ EXERCISES: dict[str, list[Exercise]] = {
         ),
         Exercise(
             "clean_sizes",
-            "add a larger clean set, e.g. [8, 16, 32]",
-            "Is the learning curve still rising at 32, or flat? (Same epochs per arm: 32 costs twice 16.)",
+            "add a larger clean set, e.g. [8, 16, 32, 64]",
+            "Is the learning curve still rising at 64, or flat?",
             lambda r: (
                 "published clean arms: "
                 + ", ".join(
@@ -94,23 +94,6 @@ EXERCISES: dict[str, list[Exercise]] = {
                     if arm.startswith("clean-")
                 )
                 + f"; {_verdict(r, '01.intake.more_clean_data_helps')}."
-            ),
-        ),
-        Exercise(
-            "epochs",
-            "set it to 2",
-            "Does a second pass help the small clean set more than the large noisy one, which also learns its "
-            "wrong targets better?",
-            lambda r: (
-                "published with "
-                + (
-                    f"{r['parameters']['epochs']:g} epoch(s) per arm"
-                    if "epochs" in r["parameters"]
-                    else f"{r['parameters'].get('steps')} steps per arm"
-                )
-                + ": "
-                + ", ".join(f"{arm} {_pct(row['field_f1']['mean'])}" for arm, row in r["metrics"]["intake"].items())
-                + "."
             ),
         ),
         Exercise(

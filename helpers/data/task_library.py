@@ -89,21 +89,3 @@ def banking77_task(
 def label_token_budget(tokenizer, labels: list[str], margin: int = 2) -> int:
     """New tokens enough to generate the longest label (plus `margin`), so no label is cut short."""
     return max(len(tokenizer(label, add_special_tokens=False)["input_ids"]) for label in labels) + margin
-
-
-def relabel_examples(examples: list[Example], rate: float, labels: list[str], seed: int) -> list[Example]:
-    """Copies of intent examples with exactly round(rate * len(examples)) labels replaced by another label
-    of `labels` (chosen by `seed`); meta["true_label"] keeps the original, meta["label"] the one trained on."""
-    if not 0.0 <= rate <= 1.0:
-        raise ValueError(f"rate must be within [0, 1]; got {rate}")
-    rng = random.Random(seed)
-    flipped = set(rng.sample(range(len(examples)), round(rate * len(examples))))
-    relabelled = []
-    for i, ex in enumerate(examples):
-        true_label = ex.meta.get("true_label", ex.meta["label"])
-        label = rng.choice([other for other in labels if other != true_label]) if i in flipped else true_label
-        copy = intent_example(ex.last_user_message, label, labels)
-        copy.messages[0] = dict(ex.messages[0])  # keep the example's own system prompt
-        copy.meta["true_label"] = true_label
-        relabelled.append(copy)
-    return relabelled
