@@ -26,21 +26,15 @@ from .cost_model import METHODS, PRECISIONS
 from .models import LoadedModel, cuda_has_bf16, free_accelerator_memory, load_model
 from .tasks import Example
 
-# Default learning rates by model size, then method. A small model needs a much larger rate than the
-# 2e-4 (LoRA/QLoRA) and 2e-5 (full) that guides quote for 7B models: on SmolLM2-135M, 2e-4 left LoRA near
-# chance where 2e-3 reached over 90% on the same data. Rows: (largest parameter count, rates, where the
-# rates come from). `default_learning_rate` picks the first row the model fits; a test keeps the measured
-# row equal to the rates notebook 02's published sweeps chose (results/cpu/02_peft_cost.json, extra.sweeps).
+# Default learning rates by model size, then method. Rows: (largest parameter count, rates, where the rates
+# come from); `default_learning_rate` picks the first row the model fits. Small models need larger rates than
+# these (notebook 02's sweeps measure them for SmolLM2-135M; a measured row for models up to 0.5B parameters
+# is added when those sweeps are published); until then, sweep on your data (lr_sweep.suggest_learning_rate).
 DEFAULT_LR_BY_SIZE: tuple[tuple[float, dict[str, float], str], ...] = (
-    (
-        0.5e9,
-        {"full": 3e-4, "lora": 2e-3, "qlora": 1e-3},
-        "measured: notebook 02's learning-rate sweeps on SmolLM2-135M-Instruct (cpu profile)",
-    ),
     (
         float("inf"),
         {"full": 2e-5, "lora": 2e-4, "qlora": 2e-4},
-        "not measured by the course yet (no GPU run): the usual starting points for 1B-70B models "
+        "not measured by the course yet: the usual starting points for 1B-70B models "
         "(QLoRA paper: 2e-4 for 7B-13B adapters); use suggest_learning_rate on your data",
     ),
 )

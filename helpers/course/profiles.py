@@ -20,7 +20,6 @@ NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
             n_eval=24,
             epochs=2.0,
             batch_size=8,
-            learning_rate=None,
             seeds=[0],
             max_new_tokens=8,
         ),
@@ -31,8 +30,7 @@ NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
             n_eval=120,
             epochs=2.0,
             batch_size=8,
-            learning_rate=None,
-            seeds=[0, 1, 2],
+            seeds=[0],
             max_new_tokens=12,
         ),
         "gpu": dict(
@@ -42,7 +40,6 @@ NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
             n_eval=400,
             epochs=2.0,
             batch_size=16,
-            learning_rate=None,
             seeds=[0, 1, 2],
             max_new_tokens=12,
         ),
@@ -550,7 +547,6 @@ EXPERIMENT_SETTINGS = {
 # stale once the default changes (see helpers.course.playbook.stale_parameters).
 ADDED_AFTER_PUBLICATION: dict[str, dict[str, object]] = {
     "data_size": {"bank_max_new_tokens": 12},  # banking77 generation budget, hard-coded in notebook 01 before
-    "quickstart": {"learning_rate": 2e-4},  # the default rate for every model size before the measured defaults
     "one_and_done": {"retrieval_seeds": 1},  # retrieval ran in every seed before; the published cpu runs had one
 }
 
