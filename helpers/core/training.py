@@ -41,21 +41,24 @@ DEFAULT_LR_BY_SIZE: tuple[tuple[float, dict[str, float], str], ...] = (
 DEFAULT_LR = DEFAULT_LR_BY_SIZE[-1][1]  # for a model of unknown size
 
 
+def _size_row(n_params: int | None) -> tuple[float, dict[str, float], str]:
+    """The DEFAULT_LR_BY_SIZE row of a model of `n_params` parameters (None: unknown size, the last row)."""
+    if n_params is None:
+        return DEFAULT_LR_BY_SIZE[-1]
+    return next(row for row in DEFAULT_LR_BY_SIZE if n_params <= row[0])
+
+
 def default_learning_rate(method: str, n_params: int | None = None) -> float:
     """The default learning rate for `method` on a model of `n_params` parameters (None: unknown size,
     the large-model rate). See DEFAULT_LR_BY_SIZE for where each rate comes from."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}: choose one of {METHODS}")
-    if n_params is None:
-        return DEFAULT_LR[method]
-    return next(rates[method] for limit, rates, _ in DEFAULT_LR_BY_SIZE if n_params <= limit)
+    return _size_row(n_params)[1][method]
 
 
 def learning_rate_source(n_params: int | None) -> str:
     """Where the default rate for a model of this size comes from (recorded with each training run)."""
-    if n_params is None:
-        return DEFAULT_LR_BY_SIZE[-1][2]
-    return next(source for limit, _, source in DEFAULT_LR_BY_SIZE if n_params <= limit)
+    return _size_row(n_params)[2]
 
 
 class TrainingOutOfMemoryError(RuntimeError):

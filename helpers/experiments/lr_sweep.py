@@ -20,9 +20,9 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from ..core.cost_model import architecture_for
-from ..core.generation import generate
 from ..core.tasks import Example, Task
-from ..core.training import TrainConfig, default_learning_rate, finetune
+from ..core.training import TrainConfig, default_learning_rate
+from .arms import train_and_evaluate
 
 MIN_POINTS = 3
 
@@ -137,15 +137,9 @@ def suggest_learning_rate(
 
     def score(rate: float) -> float:
         trial = replace(config, learning_rate=rate, save=False)
-        tuned, _ = finetune(model_name, train, trial)
-        predictions = generate(
-            tuned,
-            validation.prompts(),
-            max_new_tokens=max_new_tokens,
-            batch_size=batch_size,
-            description=f"lr {rate:g}",
+        run = train_and_evaluate(
+            model_name, validation, train, trial, f"lr {rate:g}", "sweep", max_new_tokens, batch_size
         )
-        del tuned
-        return float(np.mean(validation.score(predictions)[validation.headline_metric]))
+        return float(np.mean(run.scores[validation.headline_metric]))
 
     return sweep_learning_rates(score, grid, max_extensions=max_extensions)
