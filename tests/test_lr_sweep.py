@@ -73,3 +73,15 @@ def test_a_sweep_needs_three_rates():
 def test_grid_step_is_the_median_ratio():
     assert grid_step([1e-4, 1e-3, 1e-2]) == pytest.approx(10)
     assert grid_step([3e-4, 1e-3, 3e-3]) == pytest.approx((10 / 3 + 3) / 2)
+
+
+def test_extensions_stay_on_the_ladder_that_the_grid_uses():
+    score, _ = _peaked(3e-2)
+    result = sweep_learning_rates(score, [3e-4, 1e-3, 3e-3], max_extensions=3)
+    assert result.rates[3:] == pytest.approx([1e-2, 3e-2, 1e-1])  # not 3e-3 x 3.17 = 9.5e-3
+    score, _ = _peaked(1e-5)
+    result = sweep_learning_rates(score, [3e-4, 1e-3, 3e-3], max_extensions=1)
+    assert min(result.rates) == pytest.approx(1e-4) and result.edge == "low"
+    score, _ = _peaked(2.5e-5)
+    result = sweep_learning_rates(score, [2e-4, 5e-4, 1.25e-3], max_extensions=1)  # off the ladder: the grid's ratio
+    assert min(result.rates) == pytest.approx(8e-5)

@@ -113,21 +113,27 @@ EXERCISES: dict[str, list[Exercise]] = {
     ],
     "02_peft_cost": [
         Exercise(
-            "steps",
+            "epochs",
             "double it",
-            "Does LoRA close the gap to full fine-tuning with more steps, or does the gap stay?",
+            "Does LoRA close the gap to full fine-tuning with more epochs, or does the gap stay? Do the chosen "
+            "learning rates move?",
             lambda r: (
                 "published test accuracy: "
                 + ", ".join(f"{arm} {_pct(row['accuracy']['mean'])}" for arm, row in r["metrics"]["arms"].items())
-                + f" after {r['parameters']['steps']} steps; {_verdict(r, '02.lora_within_margin')}."
+                + f" after {r['parameters'].get('epochs', 1):g} epoch(s), {r['parameters']['steps']} steps; "
+                + f"chosen rates {r['parameters'].get('chosen_learning_rates')}; "
+                + f"{_verdict(r, '02.lora_within_margin')}."
             ),
         ),
         Exercise(
             "lora_lrs",
-            "add a rate ten times higher than the largest",
-            "Is the chosen rate still inside the sweep, or at its edge?",
+            "start every LoRA sweep at one rate ten times higher (multiply each rate by 10)",
+            "Does each LoRA sweep come back to the same chosen rate, and how many extensions does it need?",
             lambda r: (
-                f"published chosen rates: {r['parameters'].get('chosen_learning_rates')}; "
+                "published sweeps: "
+                + "; ".join(f"{arm} {sweep['note']}" for arm, sweep in r.get("extra", {}).get("sweeps", {}).items())
+                if r.get("extra", {}).get("sweeps")
+                else f"published chosen rates: {r['parameters'].get('chosen_learning_rates')}; "
                 f"sweep {r['parameters']['lora_lrs']}."
             ),
         ),

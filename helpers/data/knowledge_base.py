@@ -395,6 +395,29 @@ def question_sets(kb: KnowledgeBase, n_train_facts: int, n_per_set: int, seed: i
     }
 
 
+EVALUATED_SETS = ("seen", "paraphrase", "unseen", "unanswerable", "general")
+
+
+def context_training_facts(kb: KnowledgeBase, sets: dict[str, list[Example]], n: int, seed: int = 0) -> list[Example]:
+    """n QA examples (training wording, set "context_train") about entities that no evaluation set asks
+    about: the training data of the arms fine-tuned with retrieved context.
+
+    An arm trained on facts that are also scored as "seen" gets credit for memorising them; drawing
+    from other entities keeps every evaluated fact, its paraphrase and its entity's other facts out of
+    these arms' training. The order is fixed by `seed`, so the first k of n are the same facts for any n
+    (an arm trained on fewer of them uses a prefix).
+    """
+    evaluated = {ex.meta["entity"] for name in EVALUATED_SETS for ex in sets.get(name, [])}
+    pool = [f for f in kb.facts if f.entity not in evaluated]
+    if not 0 <= n <= len(pool):
+        raise ValueError(
+            f"n={n} context-training facts do not fit: {len(pool)} facts belong to entities no evaluation set "
+            "asks about (raise kb_per_kind or lower n_per_set)"
+        )
+    rng = random.Random(derived_seed(kb.seed, seed, "context_train"))
+    return [fact_example(f, "context_train") for f in rng.sample(pool, len(pool))[:n]]
+
+
 def abstention_examples(kb: KnowledgeBase, n: int, seed: int) -> list[Example]:
     """Training examples that teach abstention: questions about nonexistent entities, target "I don't know.".
 

@@ -60,6 +60,29 @@ def grid_step(grid: Sequence[float]) -> float:
     return float(np.median([b / a for a, b in zip(rates, rates[1:])]))
 
 
+LADDER_MANTISSAS = (1.0, 3.0)  # the usual learning-rate ladder: 1e-4, 3e-4, 1e-3, 3e-3, ...
+
+
+def _on_ladder(rate: float) -> bool:
+    mantissa = rate / 10 ** math.floor(math.log10(rate))
+    return any(math.isclose(mantissa, m, rel_tol=0.02) for m in LADDER_MANTISSAS)
+
+
+def next_rate(rate: float, direction: str, step: float) -> float:
+    """The rate one step beyond `rate` ("low": below, "high": above). On a half-decade grid, a rate on the
+    1-3-10 ladder steps to its ladder neighbour (3e-3 -> 1e-2, 1e-3 -> 3e-4) and on a decade grid by exactly
+    10, so that arms swept from ladder grids try the same rates; any other rate steps by the grid's ratio."""
+    up = direction == "high"
+    if not _on_ladder(rate):
+        return rate * step if up else rate / step
+    exponent = math.floor(math.log10(rate))
+    if step > 5:  # a decade grid: 1e-4, 1e-3, 1e-2
+        mantissa = round(rate / 10.0**exponent)
+        return mantissa * 10.0 ** (exponent + (1 if up else -1))
+    rungs = sorted(m * 10.0**e for e in (exponent - 1, exponent, exponent + 1) for m in LADDER_MANTISSAS)
+    return next(r for r in rungs if r > rate * 1.02) if up else max(r for r in rungs if r < rate / 1.02)
+
+
 def _best_index(scores: list[float]) -> int:
     """Index of the best score; among ties, the rate nearest the middle of the sweep (an interior one
     rather than an edge when both score the same)."""
@@ -101,7 +124,7 @@ def sweep_learning_rates(
         edge = "low" if best == 0 else "high" if best == len(ordered) - 1 else None
         if edge is None or extensions >= max_extensions:
             break
-        beyond = ordered[0] / step if edge == "low" else ordered[-1] * step
+        beyond = next_rate(ordered[0] if edge == "low" else ordered[-1], edge, step)
         if not min_rate <= beyond <= max_rate:
             break
         results[beyond] = measured(beyond)

@@ -1,25 +1,36 @@
-"""Notebook 02 (PEFT cost): the method arms, learning-rate selection, the cost-model check, verdicts and plots.
+"""Notebook 02 (PEFT cost): the method arms, learning-rate sweeps, the cost-model check, verdicts and plots.
 
-Every arm trains on the same examples for the same number of optimizer steps. Learning rates are
-chosen per method on a validation split, never on the test items the verdicts use.
+Training policy: every arm (full, LoRA at each rank and target set, QLoRA) trains on the same examples
+for the same number of epochs, hence the same optimizer steps (`training_steps`), with the same linear
+schedule that decays to zero, so every run finishes its schedule.
+
+Learning rates: every arm gets its own sweep (`sweep_arm`, on `lr_sweep.sweep_learning_rates`): at
+least three rates of a common half-decade ladder, extended past an edge until the chosen rate is
+interior. Rates are scored on a validation split that the verdicts never use; a rate still at an edge
+is recorded (`SweepResult.edge`) and noted on the verdicts that depend on it. The run at the chosen rate
+is kept and scored on the test split, not trained again.
 """
 
 from __future__ import annotations
 
 import gc
+import math
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..core import cost_model, plots, stats
 from ..core.cost_probe import logit_share, training_memory_mb
 from ..core.generation import generate
-from ..core.tasks import Task
-from ..core.training import TrainConfig, finetune, merged_for_inference
+from ..core.models import LoadedModel
+from ..core.tasks import Example, Task
+from ..core.training import TrainConfig, TrainRecord, finetune, merged_for_inference
 from . import verdict
 from .arms import ArmResult, arm_summary, by_arm, paired_arms
 from .forgetting import knowledge_scores
+from .lr_sweep import SweepResult, sweep_learning_rates
 
 GROUPS = {
     "full": "full fine-tune",
@@ -79,44 +90,102 @@ class MethodSpec:
         )
 
 
-def run_arm(
+def training_steps(n_train: int, batch_size: int, epochs: float) -> int:
+    """Optimizer steps for `epochs` passes over `n_train` examples in batches of `batch_size` (a last,
+    partial batch is a step). Every arm trains exactly this many steps."""
+    if n_train < 1 or batch_size < 1 or epochs <= 0:
+        raise ValueError(f"need n_train >= 1, batch_size >= 1 and epochs > 0, got {n_train}, {batch_size}, {epochs}")
+    return max(1, round(epochs * math.ceil(n_train / batch_size)))
+
+
+def training_policy(n_train: int, batch_size: int, epochs: float) -> dict:
+    """What every arm's training does, for the notebook and the result file."""
+    steps = training_steps(n_train, batch_size, epochs)
+    reference = TrainConfig()
+    return {
+        "n_train": n_train,
+        "batch_size": batch_size,
+        "epochs": epochs,
+        "steps": steps,
+        "lr_scheduler": reference.lr_scheduler,
+        "warmup_ratio": reference.warmup_ratio,
+        "rule": (
+            f"every arm trains {epochs:g} epochs of the same {n_train} examples ({steps} optimizer steps of "
+            f"{batch_size}), {reference.lr_scheduler} schedule with {reference.warmup_ratio:.0%} warmup decaying to "
+            "zero, so every run ends its schedule; each arm's learning rate comes from its own sweep"
+        ),
+    }
+
+
+@dataclass
+class Trained:
+    """One fine-tune, ready to score: the model (LoRA merged), its training record and its validation score."""
+
+    spec: MethodSpec
+    learning_rate: float
+    seed: int
+    model: LoadedModel | None
+    record: TrainRecord
+    val_accuracy: float | None = None
+
+    def point(self) -> dict:
+        """What a sweep records per rate."""
+        return {
+            "learning_rate": self.learning_rate,
+            "val_accuracy": self.val_accuracy,
+            "final_loss": self.record.final_loss,
+            "optimizer_steps": self.record.optimizer_steps,
+            "train_seconds": self.record.train_seconds,
+        }
+
+
+def train_spec(
     model_name: str,
-    task: Task,
-    val_task: Task,
+    train: list[Example],
     spec: MethodSpec,
     learning_rate: float,
     steps: int,
     batch_size: int,
     seed: int,
+) -> Trained:
+    """Fine-tune one arm at one rate and seed; LoRA adapters are merged (same function, faster generation)."""
+    tuned, record = finetune(model_name, train, spec.train_config(learning_rate, steps, batch_size, seed, save=False))
+    return Trained(spec, learning_rate, seed, merged_for_inference(tuned), record)
+
+
+def validation_accuracy(
+    tuned: LoadedModel, val_task: Task, max_new_tokens: int, batch_size: int, description: str = ""
+) -> float:
+    """Accuracy on the validation split: what a sweep chooses on (never the test split)."""
+    predictions = generate(
+        tuned, val_task.prompts(), max_new_tokens=max_new_tokens, batch_size=batch_size, description=description
+    )
+    return float(val_task.score(predictions)["accuracy"].mean())
+
+
+def evaluate_trained(
+    trained: Trained,
+    task: Task,
     mmlu_questions: list[dict],
     base_choices: np.ndarray,
     max_new_tokens: int = 8,
     eval_batch_size: int = 64,
 ) -> ArmResult:
-    """Fine-tune, then score on the validation split (for choosing the learning rate), the test split
-    and the general-knowledge questions. LoRA adapters are merged before evaluation (same function,
-    faster generation)."""
-    tuned, record = finetune(
-        model_name, task.train, spec.train_config(learning_rate, steps, batch_size, seed, save=False)
-    )
-    tuned = merged_for_inference(tuned)
+    """Score a fine-tune on the test split and the general-knowledge questions, then free its model."""
+    spec, label = trained.spec, f"{trained.spec.arm} lr {trained.learning_rate:g} seed {trained.seed}"
     started = time.perf_counter()
-    label = f"{spec.arm} lr {learning_rate:g} seed {seed}"
-    val_predictions = generate(
-        tuned,
-        val_task.prompts(),
+    predictions = generate(
+        trained.model,
+        task.prompts(),
         max_new_tokens=max_new_tokens,
         batch_size=eval_batch_size,
-        description=f"{label}: validation",
-    )
-    predictions = generate(
-        tuned, task.prompts(), max_new_tokens=max_new_tokens, batch_size=eval_batch_size, description=f"{label}: test"
+        description=f"{label}: test",
     )
     knowledge = knowledge_scores(
-        tuned, mmlu_questions, base_choices, batch_size=eval_batch_size, description=f"{label}: MMLU-Redux"
+        trained.model, mmlu_questions, base_choices, batch_size=eval_batch_size, description=f"{label}: MMLU-Redux"
     )
     seconds = time.perf_counter() - started
-    del tuned
+    trained.model = None
     gc.collect()
     scores = {
         **task.score(predictions),
@@ -128,45 +197,124 @@ def run_arm(
         "method": spec.method,
         "lora_r": spec.lora_r,
         "targets": spec.targets,
-        "learning_rate": learning_rate,
-        "val_accuracy": float(val_task.score(val_predictions)["accuracy"].mean()),
+        "learning_rate": trained.learning_rate,
+        "val_accuracy": trained.val_accuracy,
     }
     return ArmResult(
-        f"{spec.arm}@{learning_rate:g}", spec.group, len(task.train), seed, scores, predictions, seconds, record, info
+        f"{spec.arm}@{trained.learning_rate:g}",
+        spec.group,
+        len(task.train),
+        trained.seed,
+        scores,
+        predictions,
+        seconds,
+        trained.record,
+        info,
     )
 
 
-def best_learning_rate(results: list[ArmResult], spec: MethodSpec) -> float:
-    """The learning rate with the highest mean validation accuracy for this spec (ties: the smaller rate)."""
-    by_lr: dict[float, list[float]] = {}
-    for r in results:
-        if r.info["spec"] == spec.arm:
-            by_lr.setdefault(r.info["learning_rate"], []).append(r.info["val_accuracy"])
-    if not by_lr:
-        raise ValueError(f"no runs of {spec.arm} to choose a learning rate from")
-    return max(sorted(by_lr), key=lambda lr: np.mean(by_lr[lr]))
+@dataclass
+class KeptBest:
+    """The fine-tunes whose validation score equals the best so far. The sweep's chosen rate always has
+    the best score, so its model is among these: it is scored on the test split instead of trained again.
+    Anything worse is released at once (at most the tied models are held)."""
+
+    best: float = -math.inf
+    kept: dict[float, Trained] = field(default_factory=dict)
+
+    def offer(self, trained: Trained, score: float) -> None:
+        if score > self.best:
+            for released in self.kept.values():
+                released.model = None
+            self.best, self.kept = score, {}
+        if score == self.best:
+            self.kept[trained.learning_rate] = trained
+        else:
+            trained.model = None
+        gc.collect()
+
+    def take(self, rate: float) -> Trained:
+        if rate not in self.kept:
+            raise KeyError(f"no kept fine-tune at rate {rate:g} (kept: {sorted(self.kept)})")
+        chosen = self.kept.pop(rate)
+        for released in self.kept.values():
+            released.model = None
+        self.kept = {}
+        gc.collect()
+        return chosen
+
+
+def sweep_arm(
+    fit: Callable[[float], Trained], grid: list[float], max_extensions: int
+) -> tuple[SweepResult, Trained, list[dict]]:
+    """Sweep one arm's learning rate: `fit(rate)` trains at that rate (first seed) and sets its validation
+    score. Returns the sweep (rates, scores, chosen, edge), the fine-tune at the chosen rate (model kept,
+    to be scored on the test split) and every point's record (rate, validation score, final loss, steps)."""
+    keep, points = KeptBest(), []
+
+    def score(rate: float) -> float:
+        trained = fit(rate)
+        if trained.val_accuracy is None:
+            raise ValueError(f"the fine-tune at rate {rate:g} has no validation score")
+        points.append(trained.point())
+        keep.offer(trained, trained.val_accuracy)
+        return trained.val_accuracy
+
+    sweep = sweep_learning_rates(score, grid, max_extensions=max_extensions)
+    return sweep, keep.take(sweep.chosen), sorted(points, key=lambda p: p["learning_rate"])
+
+
+def sweep_record(sweep: SweepResult, points: list[dict]) -> dict:
+    """One sweep for the result file: rates, validation scores, chosen rate, interior or edge, and per point
+    its final training loss and steps."""
+    return {**sweep.to_dict(), "note": sweep.note(), "points": points}
+
+
+def best_rank(sweeps: dict[str, SweepResult], specs: dict[str, MethodSpec], targets: str = "all-linear") -> int:
+    """The LoRA rank (on `targets`) whose sweep reached the best validation score at its chosen rate;
+    ties: the smaller rank."""
+    ranks = {
+        spec.lora_r: max(sweeps[arm].scores)
+        for arm, spec in specs.items()
+        if spec.method == "lora" and spec.targets == targets and arm in sweeps
+    }
+    if not ranks:
+        raise ValueError(f"no LoRA sweep on {targets} to choose a rank from")
+    return max(sorted(ranks), key=lambda r: ranks[r])
 
 
 def selected_runs(results: list[ArmResult], chosen_lr: dict[str, float]) -> dict[str, list[ArmResult]]:
-    """{spec arm: its runs at the chosen learning rate}."""
+    """{spec arm: its runs at the chosen learning rate}, every seed."""
     return {
         spec: [r for r in results if r.info["spec"] == spec and r.info["learning_rate"] == lr]
         for spec, lr in chosen_lr.items()
     }
 
 
-def best_rank(results: list[ArmResult], chosen_lr: dict[str, float], prefix: str = "lora-all") -> int:
-    """The LoRA rank (all linear layers) with the best validation accuracy at its chosen learning rate;
-    ties: the smaller rank."""
-    selected = selected_runs(results, chosen_lr)
-    ranks = {
-        runs[0].info["lora_r"]: np.mean([r.info["val_accuracy"] for r in runs])
-        for spec, runs in selected.items()
-        if spec.startswith(prefix) and runs
-    }
-    if not ranks:
-        raise ValueError(f"no {prefix} runs to choose a rank from")
-    return max(sorted(ranks), key=lambda r: ranks[r])
+def edge_note(arm: str, sweep: SweepResult) -> str:
+    """The note a verdict carries when an arm it compares was trained at the edge of its sweep."""
+    return (
+        f"{arm}'s learning rate {sweep.chosen:g} is still the {sweep.edge}est of its sweep "
+        f"({', '.join(f'{r:g}' for r in sweep.rates)}): a better rate may lie beyond it."
+    )
+
+
+def rate_ratio(sweeps: dict[str, SweepResult], arm: str, reference: str = "full") -> dict:
+    """The ratio of two arms' chosen rates, stated as measured only when both lie inside their sweeps;
+    otherwise the note says it is a bound."""
+    a, b = sweeps[arm], sweeps[reference]
+    ratio = a.chosen / b.chosen
+    if a.interior and b.interior:
+        note = (
+            f"{arm}'s chosen rate {a.chosen:g} is {ratio:.2g}x {reference}'s {b.chosen:g}, "
+            "both inside their sweeps (measured on validation)"
+        )
+    else:
+        edges = ", ".join(f"{name} at its {s.edge} edge" for name, s in ((arm, a), (reference, b)) if not s.interior)
+        note = (
+            f"{arm}'s rate {a.chosen:g} against {reference}'s {b.chosen:g} ({ratio:.2g}x) is no measured ratio: {edges}"
+        )
+    return {"arm": arm, "reference": reference, "ratio": ratio, "interior": a.interior and b.interior, "note": note}
 
 
 def arm_table(selected: dict[str, list[ArmResult]], probes: dict[str, dict] | None = None) -> list[dict]:
@@ -244,10 +392,12 @@ def peft_verdicts(
     profile: str,
     chance: float | None = None,
     mmlu_chance: float = 0.25,
+    sweeps: dict[str, SweepResult] | None = None,
 ) -> list[verdict.Verdict]:
     """The sub-claims, each judged from the measurements (paired on the same test items for quality,
     every seed kept). chance: the test task's chance accuracy; quality verdicts flag arms whose interval
-    includes it (and the forgetting verdict, MMLU's four-choice chance)."""
+    includes it (and the forgetting verdict, MMLU's four-choice chance). sweeps: each arm's learning-rate
+    sweep; a verdict comparing an arm whose chosen rate is still at an edge of its sweep says so."""
     out = []
     lora = selected[lora_arm]
     out.append(
@@ -305,14 +455,19 @@ def peft_verdicts(
             profile,
         )
     )
+    compared = {  # the arms whose learning rates a verdict depends on
+        "02.lora_within_margin": (lora_arm, "full"),
+        "02.qlora_within_margin": (qlora_arm, "full"),
+        "02.all_linear_beats_attention": same_rank_pair or (),
+        "02.lora_forgets_less": (lora_arm, "full"),
+    }
     for v in out:
-        arms = {
-            "02.lora_within_margin": (lora_arm, "full"),
-            "02.qlora_within_margin": (qlora_arm, "full"),
-            "02.all_linear_beats_attention": same_rank_pair or (),
-        }.get(v.id)
-        if arms is not None and chance is not None:
+        arms = compared.get(v.id)
+        if arms is not None and chance is not None and v.id != "02.lora_forgets_less":
             verdict.flag_chance(v, chance, {arm: arm_summary(selected[arm], "accuracy") for arm in arms})
+        for arm in arms or ():
+            if sweeps and arm in sweeps and not sweeps[arm].interior:
+                v.notes.append(edge_note(arm, sweeps[arm]))
         if v.id == "02.lora_forgets_less":
             verdict.flag_chance(
                 v, mmlu_chance, {arm: arm_summary(selected[arm], "mmlu_correct") for arm in (lora_arm, "full")}
@@ -322,14 +477,15 @@ def peft_verdicts(
 
 def plot_quality_vs_cost(
     selected: dict[str, list[ArmResult]],
-    all_runs: list[ArmResult],
+    sweeps: dict[str, SweepResult],
     probes: dict[str, dict],
     subtitle: str,
     profile: str,
     chance: float | None = None,
 ):
     """Left: test accuracy against trainable parameters. Middle: against measured training memory.
-    Right: the learning-rate sweep on the validation split. Chance accuracy (where given) is dotted."""
+    Right: every arm's learning-rate sweep on the validation split, the chosen rate ringed (hollow when it
+    is still at an edge of its sweep). Chance accuracy (where given) is dotted."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(17, 4.6))
@@ -364,19 +520,15 @@ def plot_quality_vs_cost(
     axes[0].legend(fontsize=8, loc="lower right")
     axes[0].set_title(f"Quality vs trainable parameters: {subtitle}")
     axes[1].set_title("Quality vs memory")
-    sweeps: dict[str, dict[float, list[float]]] = {}
-    for r in all_runs:
-        sweeps.setdefault(r.info["spec"], {}).setdefault(r.info["learning_rate"], []).append(r.info["val_accuracy"])
-    for spec, points in sweeps.items():
-        if len(points) > 1:
-            lrs = sorted(points)
-            axes[2].plot(
-                lrs,
-                [np.mean(points[lr]) * 100 for lr in lrs],
-                "o-",
-                label=spec,
-                color=GROUP_COLORS[next(r.group for r in all_runs if r.info["spec"] == spec)],
-            )
+    groups = {spec: runs[0].group for spec, runs in selected.items()}
+    styles = ["o-", "s--", "^-.", "d:"]
+    for i, (spec, sweep) in enumerate(sweeps.items()):
+        color = GROUP_COLORS.get(groups.get(spec, ""), "grey")
+        axes[2].plot(sweep.rates, [v * 100 for v in sweep.scores], styles[i % len(styles)], label=spec, color=color)
+        chosen = sweep.scores[sweep.rates.index(sweep.chosen)] * 100
+        axes[2].plot(
+            [sweep.chosen], [chosen], "o", ms=13, mfc="none" if not sweep.interior else color, alpha=0.35, color=color
+        )
     axes[2].set_xscale("log")
     axes[2].set_xlabel("learning rate (log scale)")
     axes[2].set_ylabel("validation accuracy (%)")
@@ -448,6 +600,11 @@ def seeds_note(selected: dict[str, list[ArmResult]]) -> str:
     return f"{min(n)} seed(s) per arm" if len(n) == 1 else f"{min(n)} to {max(n)} seeds per arm"
 
 
+def _mean_or_none(values: list[float | None]) -> float | None:
+    kept = [v for v in values if v is not None]
+    return float(np.mean(kept)) if kept else None
+
+
 def summarize_selected(selected: dict[str, list[ArmResult]]) -> dict:
     return {
         spec: {
@@ -456,7 +613,9 @@ def summarize_selected(selected: dict[str, list[ArmResult]]) -> dict:
             "accuracy": arm_summary(runs, "accuracy"),
             "mmlu_correct": arm_summary(runs, "mmlu_correct"),
             "mmlu_changed": stats.summarize(np.mean([r.scores["mmlu_changed"] for r in runs], axis=0)),
-            "val_accuracy": float(np.mean([r.info["val_accuracy"] for r in runs])),
+            "val_accuracy": _mean_or_none([r.info.get("val_accuracy") for r in runs]),  # the sweep's seed
+            "optimizer_steps": sorted({r.record.optimizer_steps for r in runs}),
+            "final_train_loss": float(np.mean([r.record.final_loss for r in runs])),
             "trainable_params": runs[0].record.trainable_params,
             "trainable_percent": runs[0].record.trainable_percent,
             "train_seconds": float(np.mean([r.record.train_seconds for r in runs])),
@@ -468,10 +627,19 @@ def summarize_selected(selected: dict[str, list[ArmResult]]) -> dict:
 
 __all__ = [
     "MethodSpec",
-    "run_arm",
-    "best_learning_rate",
+    "Trained",
+    "KeptBest",
+    "training_steps",
+    "training_policy",
+    "train_spec",
+    "validation_accuracy",
+    "evaluate_trained",
+    "sweep_arm",
+    "sweep_record",
     "best_rank",
     "selected_runs",
+    "edge_note",
+    "rate_ratio",
     "arm_table",
     "estimator_check",
     "peft_verdicts",
