@@ -85,3 +85,16 @@ def test_extensions_stay_on_the_ladder_that_the_grid_uses():
     score, _ = _peaked(2.5e-5)
     result = sweep_learning_rates(score, [2e-4, 5e-4, 1.25e-3], max_extensions=1)  # off the ladder: the grid's ratio
     assert min(result.rates) == pytest.approx(8e-5)
+
+
+def test_keeping_the_best_fit_returns_the_chosen_rates_fit_and_releases_every_other():
+    from helpers.experiments.lr_sweep import sweep_keeping_best
+
+    released = []
+    scores = {1e-3: 0.2, 3e-3: 0.6, 1e-2: 0.6, 3e-2: 0.1}
+    sweep, fitted = sweep_keeping_best(
+        lambda rate: (scores[rate], f"model at {rate:g}"), [1e-3, 3e-3, 1e-2], max_extensions=2, release=released.append
+    )
+    # 3e-3 and 1e-2 tie: both are kept until the sweep ends; the tie goes to the rate nearer the middle
+    assert sweep.chosen == 3e-3 and sweep.interior and fitted == "model at 0.003"
+    assert sorted(released) == ["model at 0.001", "model at 0.01"]  # the worse one at once, the tied one at the end

@@ -86,6 +86,14 @@ def plain_log_ticks(ax, values) -> None:
     ax.set_xticklabels([str(t) for t in ticks])
 
 
+def sweep_curve(ax, rates: list[float], scores: list[float], chosen: float, label: str, color=None) -> None:
+    """One learning-rate sweep: validation score (%) against rate on a log axis, the chosen rate circled."""
+    line = ax.plot(rates, [100 * s for s in scores], marker="o", label=label, color=color)[0]
+    ax.plot([chosen], [100 * scores[rates.index(chosen)]], "o", ms=12, mfc="none", color=line.get_color())
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate (log scale; circled: chosen)")
+
+
 def loss_curve(ax, history: list[dict], label: str | None = None):
     ax.plot([h["step"] for h in history], [h["loss"] for h in history], label=label)
     ax.set_xlabel("optimizer step")

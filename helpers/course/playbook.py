@@ -205,6 +205,7 @@ def render_page(template_name: str, trace: bool = False, forced_status: dict[str
         return f"{CITED}{text}{CITED}" if trace else text
 
     def value(result, dotted):
+        dotted = str(dotted).replace(CITED, "")  # a path built from cited values (an arm's name) is plain
         found = _walk(record_of(result), dotted, f"{template_name}: results/{result}.json")
         return _traced(found) if trace else found
 

@@ -89,19 +89,42 @@ def train_and_evaluate(
 ) -> ArmResult:
     """Fine-tune a fresh copy of `model_name` on `train_examples`, then score it on the task's eval set."""
     tuned, record = finetune(model_name, train_examples, config, output_dir=output_dir)
+    return evaluate_finetuned(tuned, record, task, arm, group, max_new_tokens, batch_size, info)
+
+
+def evaluate_finetuned(
+    tuned: LoadedModel,
+    record: TrainRecord,
+    task: Task,
+    arm: str,
+    group: str,
+    max_new_tokens: int = 32,
+    batch_size: int = 16,
+    info: dict | None = None,
+) -> ArmResult:
+    """Score a model `finetune` returned on the task's eval set; the arm's seed is the one it trained with."""
+    seed = record.config["seed"]
     started = time.perf_counter()
     predictions = generate(
         tuned,
         task.prompts(),
         max_new_tokens=max_new_tokens,
         batch_size=batch_size,
-        description=f"{arm} (seed {config.seed})",
+        description=f"{arm} (seed {seed})",
     )
     seconds = time.perf_counter() - started
     del tuned
     gc.collect()
     return ArmResult(
-        arm, group, len(train_examples), config.seed, task.score(predictions), predictions, seconds, record, info or {}
+        arm,
+        group,
+        record.n_examples + record.n_dropped,
+        seed,
+        task.score(predictions),
+        predictions,
+        seconds,
+        record,
+        info or {},
     )
 
 

@@ -13,9 +13,11 @@ evaluation set.
 
 from __future__ import annotations
 
+import gc
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -51,6 +53,16 @@ class SweepResult:
         return (
             f"{label}learning rate {self.chosen:g} is the sweep's {self.edge}est rate ({tried}) after "
             f"{self.extensions} extension(s): the best rate may lie beyond it"
+        )
+
+    def edge_note(self, arm: str) -> str | None:
+        """The note a verdict carries when `arm` was trained at this sweep's chosen rate and that rate is still
+        at an edge of the sweep (None when it lies inside)."""
+        if self.interior:
+            return None
+        return (
+            f"{arm}'s learning rate {self.chosen:g} is still the {self.edge}est of its sweep "
+            f"({', '.join(f'{r:g}' for r in self.rates)}): a better rate may lie beyond it."
         )
 
 
@@ -130,6 +142,61 @@ def sweep_learning_rates(
         results[beyond] = measured(beyond)
         extensions += 1
     return SweepResult(ordered, scores, ordered[best], edge, extensions)
+
+
+@dataclass
+class KeptAtBest:
+    """What the fits whose score equals the best so far produced (a fine-tuned model, say). The sweep's chosen
+    rate always has the best score, so its fit is among these and can be scored on the test split instead of
+    trained again. Anything worse is released at once (`release`, then dropped), so at most the tied fits are
+    held in memory."""
+
+    release: Callable[[Any], None] = lambda fitted: None
+    best: float = -math.inf
+    kept: dict[float, Any] = field(default_factory=dict)
+
+    def _release_all(self) -> None:
+        for fitted in self.kept.values():
+            self.release(fitted)
+        self.kept = {}
+
+    def offer(self, rate: float, fitted: Any, score: float) -> None:
+        if score > self.best:
+            self._release_all()
+            self.best = score
+        if score == self.best:
+            self.kept[rate] = fitted
+        else:
+            self.release(fitted)
+        gc.collect()
+
+    def take(self, rate: float) -> Any:
+        if rate not in self.kept:
+            raise KeyError(f"nothing kept at rate {rate:g} (kept: {sorted(self.kept)})")
+        chosen = self.kept.pop(rate)
+        self._release_all()
+        gc.collect()
+        return chosen
+
+
+def sweep_keeping_best(
+    fit: Callable[[float], tuple[float, Any]],
+    grid: Sequence[float],
+    max_extensions: int = 3,
+    release: Callable[[Any], None] | None = None,
+) -> tuple[SweepResult, Any]:
+    """`sweep_learning_rates` where `fit(rate)` returns (validation score, what it fitted): returns the sweep
+    and what was fitted at the chosen rate, so the chosen fine-tune is not trained twice. `release(fitted)`
+    frees what a worse rate fitted (for example, drops its model)."""
+    keep = KeptAtBest(release) if release else KeptAtBest()
+
+    def score(rate: float) -> float:
+        value, fitted = fit(rate)
+        keep.offer(rate, fitted, value if math.isfinite(value) else -math.inf)
+        return value
+
+    sweep = sweep_learning_rates(score, grid, max_extensions=max_extensions)
+    return sweep, keep.take(sweep.chosen)
 
 
 def suggest_learning_rate(

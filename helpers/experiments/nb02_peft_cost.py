@@ -17,7 +17,7 @@ import gc
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -30,7 +30,7 @@ from ..core.training import TrainConfig, TrainRecord, finetune, merged_for_infer
 from . import verdict
 from .arms import ArmResult, arm_summary, by_arm, paired_arms
 from .forgetting import knowledge_scores
-from .lr_sweep import SweepResult, sweep_learning_rates
+from .lr_sweep import SweepResult, sweep_keeping_best
 
 GROUPS = {
     "full": "full fine-tune",
@@ -213,35 +213,8 @@ def evaluate_trained(
     )
 
 
-@dataclass
-class KeptBest:
-    """The fine-tunes whose validation score equals the best so far. The sweep's chosen rate always has
-    the best score, so its model is among these: it is scored on the test split instead of trained again.
-    Anything worse is released at once (at most the tied models are held)."""
-
-    best: float = -math.inf
-    kept: dict[float, Trained] = field(default_factory=dict)
-
-    def offer(self, trained: Trained, score: float) -> None:
-        if score > self.best:
-            for released in self.kept.values():
-                released.model = None
-            self.best, self.kept = score, {}
-        if score == self.best:
-            self.kept[trained.learning_rate] = trained
-        else:
-            trained.model = None
-        gc.collect()
-
-    def take(self, rate: float) -> Trained:
-        if rate not in self.kept:
-            raise KeyError(f"no kept fine-tune at rate {rate:g} (kept: {sorted(self.kept)})")
-        chosen = self.kept.pop(rate)
-        for released in self.kept.values():
-            released.model = None
-        self.kept = {}
-        gc.collect()
-        return chosen
+def _drop_model(trained: Trained) -> None:
+    trained.model = None
 
 
 def sweep_arm(
@@ -250,18 +223,17 @@ def sweep_arm(
     """Sweep one arm's learning rate: `fit(rate)` trains at that rate (first seed) and sets its validation
     score. Returns the sweep (rates, scores, chosen, edge), the fine-tune at the chosen rate (model kept,
     to be scored on the test split) and every point's record (rate, validation score, final loss, steps)."""
-    keep, points = KeptBest(), []
+    points = []
 
-    def score(rate: float) -> float:
+    def scored(rate: float) -> tuple[float, Trained]:
         trained = fit(rate)
         if trained.val_accuracy is None:
             raise ValueError(f"the fine-tune at rate {rate:g} has no validation score")
         points.append(trained.point())
-        keep.offer(trained, trained.val_accuracy)
-        return trained.val_accuracy
+        return trained.val_accuracy, trained
 
-    sweep = sweep_learning_rates(score, grid, max_extensions=max_extensions)
-    return sweep, keep.take(sweep.chosen), sorted(points, key=lambda p: p["learning_rate"])
+    sweep, chosen = sweep_keeping_best(scored, grid, max_extensions, release=_drop_model)
+    return sweep, chosen, sorted(points, key=lambda p: p["learning_rate"])
 
 
 def sweep_record(sweep: SweepResult, points: list[dict]) -> dict:
@@ -293,10 +265,7 @@ def selected_runs(results: list[ArmResult], chosen_lr: dict[str, float]) -> dict
 
 def edge_note(arm: str, sweep: SweepResult) -> str:
     """The note a verdict carries when an arm it compares was trained at the edge of its sweep."""
-    return (
-        f"{arm}'s learning rate {sweep.chosen:g} is still the {sweep.edge}est of its sweep "
-        f"({', '.join(f'{r:g}' for r in sweep.rates)}): a better rate may lie beyond it."
-    )
+    return sweep.edge_note(arm) or ""
 
 
 def rate_ratio(sweeps: dict[str, SweepResult], arm: str, reference: str = "full") -> dict:
@@ -628,7 +597,6 @@ def summarize_selected(selected: dict[str, list[ArmResult]]) -> dict:
 __all__ = [
     "MethodSpec",
     "Trained",
-    "KeptBest",
     "training_steps",
     "training_policy",
     "train_spec",
