@@ -72,3 +72,155 @@ def test_every_profile_grid_can_be_built():
                 cfg.bank_clean_sizes, cfg.bank_noisy_sizes, cfg.bank_noise_rates, cfg.bank_intents
             )
             assert max(len(s.examples) for s in bank) == max(cfg.bank_clean_sizes + cfg.bank_noisy_sizes)
+
+
+# --- validation split, generation budget, sweeps per data group ---
+
+from types import SimpleNamespace  # noqa: E402
+
+import pytest  # noqa: E402
+
+from helpers.core import scoring  # noqa: E402
+from helpers.core.tasks import Task  # noqa: E402
+from helpers.data.task_library import intent_example  # noqa: E402
+from helpers.experiments import arms  # noqa: E402
+from helpers.experiments.lr_sweep import SweepResult  # noqa: E402
+
+LABELS = ["a", "b", "c"]
+
+
+def label_task(n_per_label: int) -> Task:
+    examples = [intent_example(f"message {i} {label}", label, LABELS) for i in range(n_per_label) for label in LABELS]
+    return Task(
+        "toy",
+        examples,
+        examples,
+        lambda predictions, exs: scoring.label_scores(predictions, [ex.reference for ex in exs], LABELS),
+        "accuracy",
+        labels=LABELS,
+    )
+
+
+def test_the_validation_split_is_disjoint_from_the_test_items_and_balanced_by_label():
+    test, val = data_size.split_validation(label_task(4), 6)
+    assert len(val.eval) == 6 and len(test.eval) == 6
+    assert not {id(ex) for ex in val.eval} & {id(ex) for ex in test.eval}
+    assert sorted(ex.reference for ex in val.eval) == ["a", "a", "b", "b", "c", "c"]
+    with pytest.raises(ValueError, match="n_val"):
+        data_size.split_validation(label_task(2), 6)
+
+
+def test_the_generation_budget_is_the_longest_given_target_plus_a_margin():
+    class Words:  # one token per word
+        def __call__(self, text, add_special_tokens=False):
+            return {"input_ids": text.split()}
+
+    examples = [SimpleNamespace(reference="one two"), SimpleNamespace(reference="one two three four")]
+    assert data_size.target_token_budget(Words(), examples, margin=16) == 20
+
+
+def fake_record(examples, config, steps=None):
+    return SimpleNamespace(
+        config={"seed": config.seed, "learning_rate": config.learning_rate},
+        n_examples=len(examples),
+        n_dropped=0,
+        final_loss=1.0,
+        optimizer_steps=steps if steps is not None else -(-len(examples) // config.batch_size),
+        train_seconds=0.0,
+        batch_size_used=config.batch_size,
+        grad_accum_used=1,
+    )
+
+
+def test_each_group_is_swept_on_its_largest_arm_and_every_arm_trains_at_its_groups_rate(monkeypatch):
+    """The fake model answers correctly only at its group's best rate (clean 3e-3, noisy 1e-3), so the sweeps
+    must find those rates; the sweep's fine-tune at the chosen rate is the first-seed run, never trained twice."""
+    task = label_task(4)
+    test, val = data_size.split_validation(task, 6)
+    specs = [
+        data_size.ArmSpec("clean-3", "clean", task.train[:3]),
+        data_size.ArmSpec("clean-6", "clean", task.train[:6]),
+        data_size.ArmSpec("noisy40%-12", "noisy 40%", task.train, {"noise_rate": 0.4}),
+    ]
+    best = {3: 3e-3, 6: 3e-3, 12: 1e-3}
+    trained = []
+
+    def finetune(model_name, examples, config, output_dir=None):
+        trained.append((len(examples), config.seed, config.learning_rate))
+        good = config.learning_rate == best[len(examples)]
+        return SimpleNamespace(good=good), fake_record(examples, config)
+
+    def generate(tuned, prompts, **_):
+        return [prompt[1]["content"].split()[-1] if tuned.good else "none" for prompt in prompts]
+
+    monkeypatch.setattr(data_size, "finetune", finetune)
+    monkeypatch.setattr(arms, "finetune", finetune)
+    monkeypatch.setattr(arms, "generate", generate)
+    config_for = lambda seed, rate: data_size.TrainConfig(method="lora", learning_rate=rate, batch_size=4, seed=seed)  # noqa: E731
+    runs, sweeps, records = data_size.run_arms(
+        "fake", specs, config_for, test, val, [0, 1], None, [1e-3, 3e-3, 1e-2], 1, 4, 8, progress=lambda _: None
+    )
+    assert {group: s.chosen for group, s in sweeps.items()} == {"clean": 3e-3, "noisy 40%": 1e-3}
+    assert sweeps["noisy 40%"].interior and sweeps["noisy 40%"].extensions == 1  # 1e-3 was the low edge first
+    assert records["clean"]["arm"] == "clean-6" and records["noisy 40%"]["arm"] == "noisy40%-12"
+    assert [(r.arm, r.seed) for r in runs] == [(s.arm, seed) for s in specs for seed in (0, 1)]
+    assert all(r.info["learning_rate"] == sweeps[r.group].chosen for r in runs)
+    assert all(r.scores["accuracy"].mean() == 1.0 for r in runs)  # every arm trained at its group's best rate
+    sweep_fits = 3 + 4  # clean: 3 rates; noisy: 3 rates and one extension
+    assert len(trained) == sweep_fits + (len(specs) * 2 - 2)  # the swept arms' first seeds are not retrained
+    assert trained.count((6, 0, 3e-3)) == 1 and trained.count((12, 0, 1e-3)) == 1
+
+
+def test_a_fixed_rate_trains_every_arm_at_it_without_a_sweep(monkeypatch):
+    task = label_task(4)
+    test, val = data_size.split_validation(task, 6)
+    calls = []
+
+    def train_and_evaluate(model_name, task_, examples, config, arm, group, **options):
+        calls.append(config.learning_rate)
+        record = fake_record(examples, config)
+        return arms.ArmResult(arm, group, len(examples), config.seed, {"accuracy": np.ones(3)}, [], 0.0, record)
+
+    monkeypatch.setattr(data_size, "train_and_evaluate", train_and_evaluate)
+    config_for = lambda seed, rate: data_size.TrainConfig(learning_rate=rate, seed=seed)  # noqa: E731
+    specs = [data_size.ArmSpec("clean-6", "clean", task.train[:6])]
+    runs, sweeps, records = data_size.run_arms(
+        "fake", specs, config_for, test, val, [0, 1, 2], 5e-4, [1e-3, 3e-3, 1e-2], 1, 4, 8, progress=lambda _: None
+    )
+    assert calls == [5e-4] * 3 and sweeps == {} and records == {} and len(runs) == 3
+
+
+def test_an_arm_saw_every_example_only_with_a_full_epoch_and_nothing_dropped():
+    config = data_size.TrainConfig(batch_size=4)
+    examples = list(range(10))
+    assert data_size.saw_every_example(fake_record(examples, config))  # 3 steps of 4 cover 10
+    assert not data_size.saw_every_example(fake_record(examples, config, steps=2))
+    dropped = fake_record(examples, config)
+    dropped.n_dropped = 1
+    assert not data_size.saw_every_example(dropped)
+
+
+def test_a_verdict_comparing_a_group_swept_to_its_edge_says_so():
+    rng = np.random.default_rng(0)
+    good = list(np.clip(0.8 + rng.normal(0, 0.05, 50), 0, 1))
+    bad = list(np.clip(0.4 + rng.normal(0, 0.05, 50), 0, 1))
+    sweeps = {
+        "clean": SweepResult([1e-3, 3e-3, 1e-2], [0.1, 0.5, 0.2], 3e-3, None, 0),
+        "noisy 40%": SweepResult([1e-3, 3e-3, 1e-2], [0.5, 0.2, 0.1], 1e-3, "low", 1),
+    }
+    verdicts = {v.id: v for v in data_size.data_size_verdicts(grid(good, bad), "field_f1", "cpu", sweeps=sweeps)}
+    assert any(
+        "noisy 40% arms" in note and "lowest" in note
+        for note in verdicts["01.intake.small_clean_beats_large_noisy"].notes
+    )
+    assert not verdicts["01.intake.more_clean_data_helps"].notes  # clean's rate is interior
+
+
+def test_the_sweep_figure_draws_every_group():
+    record = {"rates": [1e-3, 3e-3, 1e-2], "scores": [0.1, 0.5, 0.2], "chosen": 3e-3, "arm": "clean-32"}
+    fig = data_size.plot_sweeps(
+        {"intake": {"clean": record, "noisy 40%": {**record, "arm": "noisy40%-64"}}, "banking77": {}},
+        {"intake": "field F1", "banking77": "accuracy"},
+        "cpu",
+    )
+    assert len(fig.axes) == 1 and len(fig.axes[0].get_legend().get_texts()) == 2

@@ -1,19 +1,29 @@
-"""Notebook 01 (data size and quality): the arms grid, the learning-curve data and the verdicts.
+"""Notebook 01 (data size and quality): the arms grid, the learning-rate sweeps, the learning-curve data
+and the verdicts.
 
-Compute policy: every fine-tuned arm gets the same number of optimizer steps and the same batch
-size, so each sees the same number of training sequences; arms differ only in which data they see.
+Learning rates (`run_arms`): one sweep per data group (clean, noisy, cleaned), on the group's largest arm,
+scored on a validation split the verdicts never use (`split_validation`); every arm of the group trains at
+the rate its sweep chose. A sweep whose chosen rate is still at an edge is recorded and noted on the
+verdicts that compare its arms (`data_size_verdicts(..., sweeps=)`). The training recipe (steps or epochs)
+is the caller's `config_for`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
 
 from ..core import plots
-from ..core.tasks import Example
+from ..core.tasks import Example, Task
+from ..core.training import TrainConfig, finetune
 from ..data.intake_task import filter_noisy_examples, intake_task
 from ..data.task_library import banking77_task
 from . import verdict
-from .arms import ArmResult, arm_summary, arm_values, by_arm, paired_arms
+from .arms import ArmResult, arm_summary, arm_values, by_arm, evaluate_finetuned, paired_arms, train_and_evaluate
+from .lr_sweep import SweepResult, sweep_keeping_best
 
 
 @dataclass
@@ -68,6 +78,199 @@ def banking_arms(
     return specs
 
 
+def split_validation(task: Task, n_val: int) -> tuple[Task, Task]:
+    """(test task, validation task) from `task`'s eval examples: `n_val` of them, spread evenly over the
+    references (for a classification task, the same number per label), become the validation split that
+    learning rates are chosen on; the rest are the test items the verdicts use. Never both."""
+    if not 0 < n_val < len(task.eval):
+        raise ValueError(
+            f"n_val must be between 1 and {len(task.eval) - 1} (the task has {len(task.eval)} eval examples)"
+        )
+    seen: Counter = Counter()
+    order = []
+    for i, ex in enumerate(task.eval):
+        order.append((seen[ex.reference], i))
+        seen[ex.reference] += 1
+    val_index = {i for _, i in sorted(order)[:n_val]}
+    test = [ex for i, ex in enumerate(task.eval) if i not in val_index]
+    val = [ex for i, ex in enumerate(task.eval) if i in val_index]
+    return replace(task, eval=test), replace(task, eval=val)
+
+
+def target_token_budget(tokenizer, examples: list[Example], margin: int = 16) -> int:
+    """New tokens enough for the longest target among `examples` plus `margin`, so no answer is cut short.
+    Pass training and validation examples only: the test targets must not set the budget."""
+    return max(len(tokenizer(ex.reference, add_special_tokens=False)["input_ids"]) for ex in examples) + margin
+
+
+def sweep_groups(specs: list[ArmSpec]) -> dict[str, ArmSpec]:
+    """{data group: the group's largest arm}, the arm each group's learning rate is swept on."""
+    groups: dict[str, ArmSpec] = {}
+    for spec in specs:
+        if spec.group not in groups or len(spec.examples) > len(groups[spec.group].examples):
+            groups[spec.group] = spec
+    return groups
+
+
+def sweep_group(
+    model_name: str,
+    spec: ArmSpec,
+    train_examples: list[Example],
+    config_at: Callable[[float], TrainConfig],
+    val_task: Task,
+    test_task: Task,
+    grid: list[float],
+    max_extensions: int,
+    max_new_tokens: int,
+    batch_size: int,
+    progress: Callable[[str], None] = print,
+) -> tuple[SweepResult, ArmResult, list[dict]]:
+    """Sweep the learning rate of `spec`'s group on `spec`'s examples: fine-tune at each rate (`config_at(rate)`,
+    the first seed), score on `val_task`'s headline metric, extend past an edge. The fine-tune at the chosen
+    rate is then scored on `test_task`, once, as the arm's first-seed run. Returns the sweep, that run and
+    each rate's record (validation score, final loss, steps, whether every example was seen)."""
+    points = []
+
+    def fit(rate: float):
+        tuned, record = finetune(model_name, train_examples, config_at(rate))
+        validation = evaluate_finetuned(
+            tuned, record, val_task, f"{spec.arm} lr {rate:g}: validation", spec.group, max_new_tokens, batch_size
+        )
+        score = float(np.mean(validation.scores[val_task.headline_metric]))
+        points.append(
+            {
+                "learning_rate": rate,
+                "validation_score": score,
+                "final_loss": record.final_loss,
+                "optimizer_steps": record.optimizer_steps,
+                "train_seconds": record.train_seconds,
+                "saw_every_example": saw_every_example(record),
+            }
+        )
+        progress(
+            f"{spec.arm:>16} lr {rate:<8.3g}: validation {val_task.headline_metric} {score:.1%}, "
+            f"final loss {record.final_loss:.3f}, train {record.train_seconds:.0f} s"
+        )
+        return score, (tuned, record)
+
+    sweep, (tuned, record) = sweep_keeping_best(fit, grid, max_extensions)
+    run = evaluate_finetuned(
+        tuned,
+        record,
+        test_task,
+        spec.arm,
+        spec.group,
+        max_new_tokens,
+        batch_size,
+        {**spec.info, "learning_rate": sweep.chosen},
+    )
+    return sweep, run, sorted(points, key=lambda p: p["learning_rate"])
+
+
+def sweep_record(sweep: SweepResult, arm: str, points: list[dict]) -> dict:
+    """One group's sweep for the result file: the arm it ran on, rates, validation scores, the chosen rate,
+    interior or edge, and per rate its final loss and steps."""
+    return {**sweep.to_dict(), "arm": arm, "note": sweep.note(arm), "points": points}
+
+
+def run_arms(
+    model_name: str,
+    specs: list[ArmSpec],
+    config_for: Callable[[int, float | None], TrainConfig],
+    test_task: Task,
+    val_task: Task,
+    seeds: list[int],
+    fixed_rate: float | None,
+    grid: list[float],
+    max_extensions: int,
+    max_new_tokens: int,
+    batch_size: int,
+    prepare: Callable[[list[Example]], list[Example]] = lambda examples: examples,
+    progress: Callable[[str], None] = print,
+) -> tuple[list[ArmResult], dict[str, SweepResult], dict[str, dict]]:
+    """Every arm of `specs`, every seed, scored on `test_task`. With `fixed_rate` None, each data group's rate
+    is first swept on its largest arm (`sweep_group`, first seed, scored on `val_task`), and that sweep's
+    chosen fine-tune is the arm's first-seed run; every arm of the group then trains at the chosen rate.
+    `config_for(seed, rate)` is the one recipe; `prepare` turns an arm's examples into its training examples.
+    Returns the runs (in `specs` order, then seed), {group: sweep} and {group: the sweep's record}."""
+    runs: dict[tuple[str, int], ArmResult] = {}
+    sweeps: dict[str, SweepResult] = {}
+    records: dict[str, dict] = {}
+    rates = {spec.group: fixed_rate for spec in specs}
+    if fixed_rate is None:
+        for group, spec in sweep_groups(specs).items():
+            sweep, run, points = sweep_group(
+                model_name,
+                spec,
+                prepare(spec.examples),
+                lambda rate: config_for(seeds[0], rate),
+                val_task,
+                test_task,
+                grid,
+                max_extensions,
+                max_new_tokens,
+                batch_size,
+                progress,
+            )
+            sweeps[group], records[group], rates[group] = sweep, sweep_record(sweep, spec.arm, points), sweep.chosen
+            runs[(spec.arm, seeds[0])] = run
+            progress("  " + sweep.note(f"{group} (swept on {spec.arm})"))
+    for spec in specs:
+        for seed in seeds:
+            if (spec.arm, seed) in runs:
+                continue
+            run = train_and_evaluate(
+                model_name,
+                test_task,
+                prepare(spec.examples),
+                config_for(seed, rates[spec.group]),
+                spec.arm,
+                spec.group,
+                max_new_tokens=max_new_tokens,
+                batch_size=batch_size,
+                info={**spec.info, "learning_rate": rates[spec.group]},
+            )
+            runs[(spec.arm, seed)] = run
+            progress(
+                f"{spec.arm:>16} seed {seed} lr {rates[spec.group]:g}: {test_task.headline_metric} "
+                f"{run.scores[test_task.headline_metric].mean():.1%}, train {run.record.train_seconds:.0f} s, "
+                f"final loss {run.record.final_loss:.3f}"
+            )
+    ordered = [runs[(spec.arm, seed)] for spec in specs for seed in seeds]
+    return ordered, sweeps, records
+
+
+def plot_sweeps(records: dict[str, dict[str, dict]], metric_names: dict[str, str], profile: str):
+    """One panel per task: each data group's learning-rate sweep, validation score against rate.
+    records: {task: {group: sweep record}}; metric_names: {task: the validation metric's name}."""
+    import matplotlib.pyplot as plt
+
+    tasks = [task for task in records if records[task]]
+    fig, axes = plt.subplots(1, max(1, len(tasks)), figsize=(5.5 * max(1, len(tasks)), 3.8), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        for i, (group, record) in enumerate(records[task].items()):
+            plots.sweep_curve(
+                ax,
+                record["rates"],
+                record["scores"],
+                record["chosen"],
+                f"{group} ({record['arm']})",
+                color=plots.PALETTE[i % len(plots.PALETTE)],
+            )
+        ax.set_ylabel(f"validation {metric_names[task]} (%)")
+        ax.set_title(f"{task}: learning-rate sweeps")
+        ax.legend(fontsize=8)
+    plots.smoke_watermark(fig, profile)
+    return fig
+
+
+def saw_every_example(record) -> bool:
+    """Whether a fine-tune trained on every example it was given, at least once (none dropped for length,
+    and at least one epoch's worth of sequences)."""
+    per_step = record.batch_size_used * max(1, record.grad_accum_used)
+    return record.n_dropped == 0 and record.optimizer_steps * per_step >= record.n_examples
+
+
 def curve_data(results: list[ArmResult], metric: str) -> dict[str, tuple[list[int], list[dict]]]:
     """{group: (training-set sizes, summaries)} for the learning-curve plot (baselines excluded)."""
     curves: dict[str, list[tuple[int, dict]]] = {}
@@ -110,10 +313,12 @@ def data_size_verdicts(
     format_threshold: float = 0.95,
     task_key: str = "intake",
     chance: float | None = None,
+    sweeps: dict[str, SweepResult] | None = None,
 ) -> list[verdict.Verdict]:
     """The notebook's claims, judged from paired comparisons on the same evaluation items, every seed
     kept. Ids are "01.<task_key>.<claim>". chance: the task's chance score, flagged where an arm's
-    interval includes it (classification tasks).
+    interval includes it (classification tasks). sweeps: {data group: its learning-rate sweep}; a verdict
+    comparing an arm whose group's rate is still at an edge of its sweep says so.
 
     The "small clean" arm is fixed in advance as the largest clean arm (no picking the best on the
     test set); the "large noisy" arm is the largest set at the highest noise rate.
@@ -166,17 +371,22 @@ def data_size_verdicts(
                 scale=100,
             )
         )
-    if chance is not None:
-        compared = {
-            f"01.{task_key}.small_clean_beats_large_noisy": (clean, noisy),
-            f"01.{task_key}.filtering_beats_all_noisy": (cleaned, noisy),
-            f"01.{task_key}.more_clean_data_helps": (f"clean-{clean_sizes[-1]}", f"clean-{clean_sizes[0]}")
-            if len(clean_sizes) > 1
-            else (),
-        }
-        for v in verdicts:
-            if v.id in compared:
-                verdict.flag_chance(v, chance, {name: arm_summary(arms[name], metric) for name in compared[v.id]})
+    compared = {
+        f"01.{task_key}.small_clean_beats_large_noisy": (clean, noisy),
+        f"01.{task_key}.filtering_beats_all_noisy": (cleaned, noisy),
+        f"01.{task_key}.more_clean_data_helps": (f"clean-{clean_sizes[-1]}", f"clean-{clean_sizes[0]}")
+        if len(clean_sizes) > 1
+        else (),
+        f"01.{task_key}.format_adherence": (clean,),
+    }
+    for v in verdicts:
+        names = compared.get(v.id, ())
+        if chance is not None and v.id != f"01.{task_key}.format_adherence":
+            verdict.flag_chance(v, chance, {name: arm_summary(arms[name], metric) for name in names})
+        for group in dict.fromkeys(arms[name][0].group for name in names):
+            note = sweeps and group in sweeps and sweeps[group].edge_note(f"the {group} arms")
+            if note:
+                v.notes.append(note)
     return verdicts
 
 
