@@ -27,10 +27,17 @@ from .models import LoadedModel, cuda_has_bf16, free_accelerator_memory, load_mo
 from .tasks import Example
 
 # Default learning rates by model size, then method. Rows: (largest parameter count, rates, where the rates
-# come from); `default_learning_rate` picks the first row the model fits. Small models need larger rates than
-# these (notebook 02's sweeps measure them for SmolLM2-135M; a measured row for models up to 0.5B parameters
-# is added when those sweeps are published); until then, sweep on your data (lr_sweep.suggest_learning_rate).
+# come from); `default_learning_rate` picks the first row the model fits. The small-model row is what notebook
+# 02's per-arm sweeps chose for SmolLM2-135M on the cpu profile (each rate inside its sweep; QLoRA at the rank
+# the sweeps chose, 64); tests/test_learning_rate_defaults.py ties the row to the published sweeps. Larger
+# models are not measured by the course yet: sweep on your data (lr_sweep.suggest_learning_rate).
 DEFAULT_LR_BY_SIZE: tuple[tuple[float, dict[str, float], str], ...] = (
+    (
+        0.5e9,
+        {"full": 3e-4, "lora": 3e-3, "qlora": 3e-3},
+        "measured by notebook 02 (cpu profile, SmolLM2-135M-Instruct, banking77): the rate each arm's "
+        "sweep chose, inside the sweep (results/cpu/02_peft_cost.json, extra.sweeps)",
+    ),
     (
         float("inf"),
         {"full": 2e-5, "lora": 2e-4, "qlora": 2e-4},

@@ -65,10 +65,14 @@ EXERCISES: dict[str, list[Exercise]] = {
             ),
         ),
         Exercise(
-            "seeds",
-            "use three seeds, [0, 1, 2]",
-            "Does the interval of the fine-tuned accuracy get wider or narrower once it includes seed variance?",
-            lambda r: f"published with seeds {r['seeds']}: {_interval(r['metrics']['finetuned_across_seeds'])}.",
+            "learning_rate",
+            "set it to 2e-4, the usual starting rate for 7B-13B adapters",
+            "On this small model, does the fine-tuned accuracy stay above the base model's, or fall towards chance?",
+            lambda r: (
+                f"published at learning rate {r['metrics']['training'][0]['learning_rate']:g} with seeds "
+                f"{r['seeds']}: fine-tuned {_interval(r['metrics']['finetuned_across_seeds'])}, base "
+                f"{_interval(r['metrics']['base']['accuracy'])}."
+            ),
         ),
     ],
     "01_data_size": [
@@ -85,7 +89,8 @@ EXERCISES: dict[str, list[Exercise]] = {
         Exercise(
             "clean_sizes",
             "add a larger clean set, e.g. [8, 16, 32, 64]",
-            "Is the learning curve still rising at 64, or flat?",
+            "Is the learning curve still rising at 64, or flat? (Each arm trains the same epochs, so 64 also trains "
+            "twice the steps of 32.)",
             lambda r: (
                 "published clean arms: "
                 + ", ".join(
