@@ -19,6 +19,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+from . import gpus
+
 GB = 1e9
 ATTENTION = ("q_proj", "k_proj", "v_proj", "o_proj")
 ALL_LINEAR = ATTENTION + ("gate_proj", "up_proj", "down_proj")
@@ -268,10 +270,17 @@ class GPU:
     bf16_tflops: float  # dense peak
 
 
+def _memory_class(name: str, card: str) -> GPU:
+    """A memory class named `name`, priced at `card`'s figures from helpers.core.gpus (the one table)."""
+    card_spec = gpus.spec(card)
+    return GPU(name, card_spec.memory_gb, card_spec.tflops)
+
+
+# The memory classes the fit table has a column for; each priced at its slowest common card.
 COMMON_GPUS = (
-    GPU("24 GB (RTX 4090 / L4 class)", 24, 165),
-    GPU("48 GB (A6000 / L40S class)", 48, 181),
-    GPU("80 GB (A100 / H100 class)", 80, 989),
+    _memory_class("24 GB (RTX 4090 / L4 class)", "L4"),
+    _memory_class("48 GB (A6000 / L40S class)", "RTX A6000"),
+    _memory_class("80 GB (A100 / H100 class)", "A100"),
 )
 
 

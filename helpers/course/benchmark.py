@@ -20,25 +20,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 
-from ..core import cost_model
+from ..core import cost_model, gpus
 from ..core.cost_probe import CostProbeError, logit_share, measure_training_cost, training_memory_mb
 from ..core.models import folder_hash, resolve
 from ..core.tasks import Example
 from ..core.training import TrainConfig
 
 LOSS_TOLERANCE = 0.10  # "the same training loss": mean training loss within 10% of the baseline's
-# Dense bf16 peak TFLOP/s from the vendors' data sheets, matched against torch.cuda.get_device_name() in order.
-PEAK_BF16_TFLOPS = (
-    ("H100 PCIe", 756.0),
-    ("H100", 989.0),
-    ("H200", 989.0),
-    ("GH200", 989.0),
-    ("A100", 312.0),
-    ("L40S", 362.0),
-    ("L4", 121.0),
-    ("A10", 125.0),
-    ("RTX 4090", 165.0),
-)
 
 
 @dataclass(frozen=True)
@@ -190,8 +178,9 @@ def goal_met(row: dict, speed_up: float = 1.5) -> bool:
 
 
 def peak_bf16_tflops(device_name: str) -> float | None:
-    """The card's dense bf16 peak, or None for a card not in PEAK_BF16_TFLOPS."""
-    return next((tflops for key, tflops in PEAK_BF16_TFLOPS if key.lower() in device_name.lower()), None)
+    """The card's dense bf16 peak (helpers.core.gpus), or None for a card not in that table or without bf16."""
+    card = gpus.for_device(device_name)
+    return card.bf16_tflops if card else None
 
 
 def training_flops_per_token(arch: cost_model.Architecture, row: dict, lora_r: int = 16) -> float:

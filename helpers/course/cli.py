@@ -80,12 +80,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     course = command("course", help="run the notebooks with papermill")
     course.add_argument(
-        "--profile", choices=PROFILES, default=None, help="default: gpu when CUDA is available, else cpu"
+        "--profile",
+        choices=PROFILES,
+        default=None,
+        help="default: the GPU tier the card's memory fits (t4, gpu, full), else cpu",
     )
     course.add_argument("--only", nargs="+", help="notebook names (or parts of them) to run, e.g. 00 quickstart")
     course.add_argument("--run-dir", help="folder for executed notebooks and results (default runs/<time>-<profile>)")
     course.add_argument(
         "--publish", action="store_true", help="copy the run's results into results/<profile>/ for the playbook"
+    )
+    course.add_argument(
+        "--plan",
+        action="store_true",
+        help="run nothing: print each notebook's fine-tunes, tokens, estimated minutes and peak memory",
+    )
+    course.add_argument(
+        "--gpu", help="with --plan: the card to price on (T4, L4, A10G, A100, H100, ...; default: the tier's)"
     )
     prepare = command(
         "prepare-model", help="convert/cache a model so later loads are fast (default: the embedded SmolLM2)"
@@ -114,7 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
         "benchmark", help="training throughput and memory: the course default against a naive Trainer baseline"
     )
     bench.add_argument(
-        "--profile", choices=PROFILES, default=None, help="default: gpu when CUDA is available, else cpu"
+        "--profile",
+        choices=PROFILES,
+        default=None,
+        help="default: the GPU tier the card's memory fits (t4, gpu, full), else cpu",
     )
     bench.add_argument("--run-dir", help="folder for the result (default runs/<time>-benchmark-<profile>)")
     bench.add_argument("--publish", action="store_true", help="copy the result into results/<profile>/")
@@ -159,6 +173,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "course" and args.plan:
+        from .plan import print_plan
+
+        return print_plan(args.profile, args.gpu, args.only)
     if args.command == "course":
         from .runner import run_course
 

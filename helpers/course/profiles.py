@@ -1,15 +1,36 @@
-"""The three run profiles and each notebook's defaults under them.
+"""The run profiles and each notebook's defaults under them.
 
 smoke: the tiny code-built model, seconds, for CI: checks the plumbing, measures nothing.
 cpu:   the embedded SmolLM2-135M, minutes on a laptop-class CPU, reduced grids: real but small.
-gpu:   hub models, full grids, several seeds, one GPU.
+The GPU tiers, each sized by the course plan (helpers.course.plan) to fit the card it is named for:
+t4:    a 16 GB T4 (Colab's free GPU; fp16, no bf16): one seed, at most TIERS["t4"] minutes per notebook.
+gpu:   a 24 GB card (L4, A10G, RTX 4090): three seeds, at most TIERS["gpu"] minutes per notebook.
+full:  an 80 GB card (A100, H100): hub models, full grids, three seeds.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from types import SimpleNamespace
 
-PROFILES = ("smoke", "cpu", "gpu")
+PROFILES = ("smoke", "cpu", "t4", "gpu", "full")
+GPU_TIERS = ("t4", "gpu", "full")
+
+
+@dataclass(frozen=True)
+class Tier:
+    """What a GPU tier is sized for: the card its plan is priced on, its memory, and minutes per notebook."""
+
+    gpu: str  # a helpers.core.gpus.GPU_SPECS name
+    memory_gb: float
+    minutes_per_notebook: float
+
+
+TIERS = {
+    "t4": Tier("T4", 16, 30),  # a Colab session or a workshop slot: one notebook in half an hour
+    "gpu": Tier("L4", 24, 90),  # the slowest common 24 GB card
+    "full": Tier("A100", 80, 240),
+}
 
 NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
     "quickstart": {
@@ -35,7 +56,7 @@ NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
             seeds=[0, 1, 2],
             max_new_tokens=12,
         ),
-        "gpu": dict(
+        "full": dict(
             model="HuggingFaceTB/SmolLM2-1.7B-Instruct",
             n_intents=10,
             n_train=300,
@@ -102,7 +123,7 @@ NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
             bank_n_val=48,
             bank_max_new_tokens=12,
         ),
-        "gpu": dict(
+        "full": dict(
             model="HuggingFaceTB/SmolLM2-1.7B-Instruct",
             method="qlora",
             lora_r=64,
@@ -189,7 +210,7 @@ NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
             fit_batch_size=4,
             fit_seq_len=1024,
         ),
-        "gpu": dict(
+        "full": dict(
             model="HuggingFaceTB/SmolLM2-1.7B-Instruct",
             n_intents=20,
             n_train=500,
@@ -268,7 +289,7 @@ NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
             eq_long_epochs=8.0,
             eq_n_eval=40,
         ),
-        "gpu": dict(
+        "full": dict(
             model="HuggingFaceTB/SmolLM2-1.7B-Instruct",
             method="qlora",
             learning_rate=5e-4,
@@ -342,7 +363,7 @@ NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
             clinc_train_per_intent=8,
             clinc_eval_per_intent=8,
         ),
-        "gpu": dict(
+        "full": dict(
             model="HuggingFaceTB/SmolLM2-1.7B-Instruct",
             method="qlora",
             learning_rate=5e-4,
@@ -424,7 +445,7 @@ NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
             quality_margin=0.05,
             cost_factor=5.0,
         ),
-        "gpu": dict(
+        "full": dict(
             models=[
                 "HuggingFaceTB/SmolLM2-135M-Instruct",
                 "HuggingFaceTB/SmolLM2-360M-Instruct",
@@ -480,8 +501,8 @@ NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
             levers=["length grouping", "bf16 autocast", "answer-only logits"],
             default_levers=["length grouping", "bf16 autocast", "answer-only logits"],
         ),
-        # gpu: published shapes with random weights (no download; speed and memory depend on shapes only)
-        "gpu": dict(
+        # full: published shapes with random weights (no download; speed and memory depend on shapes only)
+        "full": dict(
             models=["random:Qwen2.5-0.5B", "random:Qwen2.5-1.5B", "random:Qwen2.5-7B"],
             methods=["full", "lora", "qlora"],
             n_examples=256,
@@ -530,7 +551,7 @@ NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
             kb_new_tokens=16,
             eval_batch_size=16,
         ),
-        "gpu": dict(
+        "full": dict(
             models=["HuggingFaceTB/SmolLM2-1.7B-Instruct"],
             seeds=[0],
             bank_intents=20,
@@ -551,6 +572,81 @@ NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
     },
 }
 
+
+SMOLLM2_360M = "HuggingFaceTB/SmolLM2-360M-Instruct"
+
+# The smaller GPU tiers are the full tier with these changes, sized by the course plan to fit TIERS
+# (`python -m helpers course --plan --profile t4`; tests/test_plan.py fails when one stops fitting).
+# Batches of 8 instead of 16 halve the activations; a full fine-tune of the 1.7B model (fp32 master weights
+# and AdamW moments, about 27 GB) fits neither a T4 nor a 24 GB card, so notebook 02 compares methods on
+# the 360M model there. The benchmark tiers keep the full tier's shapes.
+TIER_CHANGES: dict[str, dict[str, dict]] = {
+    "quickstart": {"t4": dict(seeds=[0], batch_size=8), "gpu": dict(batch_size=8)},
+    "data_size": {
+        "t4": dict(
+            model=SMOLLM2_360M,
+            seeds=[0],
+            batch_size=8,
+            max_extensions=1,
+            clean_sizes=[50, 100, 250],
+            noisy_sizes=[1500],
+            noise_rates=[0.4],
+            n_eval=150,
+            n_val=100,
+            eval_batch_size=32,
+            bank_intents=20,
+            bank_clean_sizes=[100, 250],
+            bank_noisy_sizes=[1000],
+            bank_noise_rates=[0.4],
+            bank_n_eval=300,
+            bank_n_val=100,
+        ),
+        "gpu": dict(
+            batch_size=8,
+            max_extensions=1,
+            clean_sizes=[50, 100, 250, 500],
+            noisy_sizes=[1500],
+            noise_rates=[0.4],
+            eval_batch_size=32,
+            bank_intents=20,
+            bank_clean_sizes=[100, 250],
+            bank_noisy_sizes=[1000],
+            bank_noise_rates=[0.4],
+            bank_n_eval=400,
+            bank_n_val=200,
+        ),
+    },
+    "peft_cost": {
+        "t4": dict(
+            model=SMOLLM2_360M,
+            seeds=[0],
+            batch_size=8,
+            eval_batch_size=32,
+            ranks=[16, 64],
+            attention_ranks=[16],
+            mmlu_n=200,
+            n_eval=400,
+        ),
+        "gpu": dict(model=SMOLLM2_360M, batch_size=8, eval_batch_size=32),
+    },
+    "hallucination": {
+        "t4": dict(seeds=[0], batch_size=8, eval_batch_size=32),
+        "gpu": dict(batch_size=8, eval_batch_size=32),
+    },
+    "one_and_done": {
+        "t4": dict(seeds=[0], batch_size=8, eval_batch_size=32),
+        "gpu": dict(batch_size=8, eval_batch_size=32),
+    },
+    "model_size": {
+        "t4": dict(seeds=[0], eval_batch_size=16, bank_batch_size=8, intake_batch_size=4),
+        "gpu": dict(eval_batch_size=32, bank_batch_size=8, intake_batch_size=8),
+    },
+    "benchmark": {"t4": {}, "gpu": {}},
+    "eval_benchmark": {"t4": {}, "gpu": {}},
+}
+for _notebook, _tiers in TIER_CHANGES.items():
+    for _tier, _changes in _tiers.items():
+        NOTEBOOK_DEFAULTS[_notebook][_tier] = {**NOTEBOOK_DEFAULTS[_notebook]["full"], **_changes}
 
 # Which NOTEBOOK_DEFAULTS entry each result file (named after its notebook) was produced with.
 EXPERIMENT_SETTINGS = {
@@ -586,7 +682,16 @@ def parameter_names(notebook: str) -> list[str]:
 def default_profile() -> str:
     import torch  # here, not at the top: the command line reads PROFILES without loading torch
 
-    return "gpu" if torch.cuda.is_available() else "cpu"
+    if not torch.cuda.is_available():
+        return "cpu"
+    return tier_for_memory(torch.cuda.get_device_properties(0).total_memory / 1e9)
+
+
+def tier_for_memory(memory_gb: float) -> str:
+    """The largest GPU tier whose memory the card has (a card reports a little less than its label: a "16 GB"
+    T4 shows 15.8 GB, hence the 5% allowance); the t4 tier below that."""
+    fitting = [name for name in GPU_TIERS if memory_gb >= 0.95 * TIERS[name].memory_gb]
+    return fitting[-1] if fitting else "t4"
 
 
 def settings(notebook: str, profile: str | None = None, **overrides) -> SimpleNamespace:

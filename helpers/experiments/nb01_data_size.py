@@ -10,6 +10,7 @@ is the caller's `config_for`.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -19,6 +20,7 @@ import numpy as np
 from ..core import plots
 from ..core.tasks import Example, Task
 from ..core.training import TrainConfig, finetune
+from ..core.workload import FineTune, Generation, Workload
 from ..data.intake_task import filter_noisy_examples, intake_task
 from ..data.task_library import banking77_task
 from . import verdict
@@ -432,3 +434,189 @@ def plot_learning_curves(
         ax.legend(fontsize=8)
     plots.smoke_watermark(fig, profile)
     return fig
+
+
+# --- Workload: what the notebook trains and generates, counted for the course plan (helpers.course.plan) ---
+# Token lengths: the SmolLM2 tokenizer with its chat template (tokenize_chat for training sequences, render_chat
+# with the assistant turn opened for prompts), measured on the notebook's own data. "Answer" tokens are the
+# target plus the end of turn: the positions answer-only logits (TrainConfig default) project to the vocabulary.
+# Client intake (intake_task), fine-tuned arms under the one-line FINETUNED_PROMPT the notebook trains with:
+INTAKE_SEQ_TOKENS = 275  # longest training sequence over 5,000 clean and 5,000 noisy (20%, 40%) records (262 at 64)
+INTAKE_ANSWER_TOKENS = 111  # mean JSON target (110.3 at 64 records, 110.9 at 5,000)
+INTAKE_TARGET_MAX_TOKENS = 122  # longest target, no template (115 at 64 records): target_token_budget adds 16
+INTAKE_FINETUNED_PROMPT_TOKENS = 131  # mean test prompt under the one-line prompt (300 notes)
+INTAKE_PROMPT_TOKENS = 247  # mean zero-shot prompt: the full instruction (keys, formats, allowed values)
+INTAKE_SHOT_TOKENS = 224  # each few-shot demonstration (a note and its JSON answer; 219 to 226 over 1 to 5 shots)
+# banking77 (banking77_task): the system prompt lists every intent kept, so prompts grow with n_intents.
+BANK_LIST_TOKENS = 36  # the label-list prompt with no label and an empty message: template and instruction
+BANK_TOKENS_PER_INTENT = 7.04  # each listed intent ("card_arrival, "): mean over all 77 labels
+BANK_MESSAGE_TOKENS = 13  # mean customer message (test split 12.7, train split 13.9)
+BANK_MESSAGE_MAX_TOKENS = 96  # longest message of the train split (99.9th percentile: 75)
+BANK_ANSWER_TOKENS = 8.25  # mean label plus end of turn, over the 77 labels
+BANK_ANSWER_MAX_TOKENS = 19  # the longest label (17 tokens) plus end of turn
+BANK_LABEL_MAX_TOKENS = 17  # the longest label, no template (label_token_budget adds 2)
+# The closing "Use this in your project" cell: LoRA r16 on the demo file (12 short notes) with the same model.
+PROJECT_SEQ_TOKENS = 100  # a demo row (default system prompt, note, JSON): 99
+PROJECT_PROMPT_TOKENS = 66
+
+
+def bank_prompt_tokens(n_intents: int) -> int:
+    """Mean banking77 prompt with the label list (measured: 6 intents 93, 20: 181, 40: 331, 77: 591)."""
+    return round(BANK_LIST_TOKENS + BANK_TOKENS_PER_INTENT * n_intents + BANK_MESSAGE_TOKENS)
+
+
+def bank_seq_tokens(n_intents: int) -> int:
+    """The longest banking77 training sequence with the label list: the longest message and label (the longest
+    measured in samples: 6 intents, 300 examples: 150; 20 and 1,000: 250; 40 and 1,200: 399; 77 and 2,310: 684)."""
+    return math.ceil(
+        BANK_LIST_TOKENS + BANK_TOKENS_PER_INTENT * n_intents + BANK_MESSAGE_MAX_TOKENS + BANK_ANSWER_MAX_TOKENS
+    )
+
+
+def sweep_size(grid: list[float], max_extensions: int) -> int:
+    """Fine-tunes one learning-rate sweep may run: its first grid and every extension."""
+    return len(set(grid)) + max_extensions
+
+
+def arm_finetunes(cfg, task: str, specs: list[tuple[str, str, int]], epochs: float, train: dict) -> list[FineTune]:
+    """The fine-tunes of `run_arms`; specs are (arm, group, training examples). With no fixed rate, each group's
+    sweep runs on its largest arm (first seed) and its chosen fine-tune is that arm's first-seed run; every other
+    (arm, seed) trains once. Sweep jobs are labelled "... sweep (arm)"."""
+    largest: dict[str, tuple[str, int]] = {}
+    if cfg.learning_rate is None:
+        for arm, group, size in specs:
+            if group not in largest or size > largest[group][1]:
+                largest[group] = (arm, size)
+    finetunes = [
+        FineTune(
+            f"{task} {group} sweep ({arm})",
+            sequences=math.ceil(size * epochs),
+            count=sweep_size(cfg.lr_grid, cfg.max_extensions),
+            **train,
+        )
+        for group, (arm, size) in largest.items()
+    ]
+    swept = {arm for arm, _ in largest.values()}
+    for arm, _, size in specs:
+        count = len(cfg.seeds) - (arm in swept)
+        if count:
+            finetunes.append(FineTune(f"{task} {arm}", sequences=math.ceil(size * epochs), count=count, **train))
+    return finetunes
+
+
+def sweep_finetunes(finetunes: list[FineTune]) -> int:
+    """How many of `finetunes` are sweep fine-tunes (each scores the validation split)."""
+    return sum(f.count for f in finetunes if " sweep (" in f.label)
+
+
+def intake_arm_sizes(cfg) -> list[tuple[str, str, int]]:
+    """(arm, group, training examples) as intake_arms names them; a cleaned arm counted at its noisy set's size."""
+    specs = [(f"clean-{n}", "clean", n) for n in sorted(cfg.clean_sizes)]
+    for rate in cfg.noise_rates:
+        for n in sorted(cfg.noisy_sizes):
+            specs += [
+                (f"noisy{rate:.0%}-{n}", f"noisy {rate:.0%}", n),
+                (f"cleaned{rate:.0%}-{n}", f"cleaned {rate:.0%}", n),
+            ]
+    return specs
+
+
+def bank_arm_sizes(cfg) -> list[tuple[str, str, int]]:
+    specs = [(f"clean-{n}", "clean", n) for n in sorted(cfg.bank_clean_sizes)]
+    for rate in cfg.bank_noise_rates:
+        specs += [(f"noisy{rate:.0%}-{n}", f"noisy {rate:.0%}", n) for n in sorted(cfg.bank_noisy_sizes)]
+    return specs
+
+
+def workload(cfg) -> Workload:
+    """The fine-tunes and generation passes of notebook 01 under the settings `cfg` (upper bounds: every sweep
+    runs its grid and all max_extensions rates).
+
+    Per task: the prompted baselines score the test set; each data group's sweep fine-tunes its largest arm at
+    every rate and scores each on the validation split; the chosen fine-tune scores the test set once as that
+    arm's first seed; every other arm and seed fine-tunes once (examples x epochs) and scores the test set.
+    """
+    seeds = len(cfg.seeds)
+    lora = dict(model=cfg.model, method=cfg.method, lora_r=cfg.lora_r, batch_size=cfg.batch_size)
+    intake_specs = intake_arm_sizes(cfg)
+    intake_train = arm_finetunes(
+        cfg,
+        "intake",
+        intake_specs,
+        cfg.epochs,
+        dict(seq_len=INTAKE_SEQ_TOKENS, answer_share=INTAKE_ANSWER_TOKENS / INTAKE_SEQ_TOKENS, **lora),
+    )
+    bank_seq = bank_seq_tokens(cfg.bank_intents)
+    bank_specs = bank_arm_sizes(cfg)
+    bank_train = arm_finetunes(
+        cfg,
+        "banking77",
+        bank_specs,
+        cfg.bank_epochs,
+        dict(seq_len=bank_seq, answer_share=BANK_ANSWER_TOKENS / bank_seq, **lora),
+    )
+    budget = cfg.max_new_tokens or INTAKE_TARGET_MAX_TOKENS + 16  # target_token_budget over train and validation
+    intake = dict(model=cfg.model, new_tokens=budget, batch_size=cfg.eval_batch_size)
+    bank = dict(
+        model=cfg.model,
+        prompt_tokens=bank_prompt_tokens(cfg.bank_intents),  # fine-tuned arms keep the label-list prompt
+        new_tokens=cfg.bank_max_new_tokens,
+        batch_size=2 * cfg.eval_batch_size,
+    )
+    generations = [
+        Generation("intake zero-shot", prompts=cfg.n_eval, prompt_tokens=INTAKE_PROMPT_TOKENS, **intake),
+        Generation(
+            f"intake {cfg.few_shot}-shot",
+            prompts=cfg.n_eval,
+            prompt_tokens=INTAKE_PROMPT_TOKENS + cfg.few_shot * INTAKE_SHOT_TOKENS,
+            **intake,
+        ),
+        Generation(
+            "intake sweep validation",
+            prompts=cfg.n_val,
+            prompt_tokens=INTAKE_FINETUNED_PROMPT_TOKENS,
+            count=sweep_finetunes(intake_train),
+            **intake,
+        ),
+        Generation(
+            "intake fine-tuned arms, test",
+            prompts=cfg.n_eval,
+            prompt_tokens=INTAKE_FINETUNED_PROMPT_TOKENS,
+            count=len(intake_specs) * seeds,
+            **intake,
+        ),
+        Generation("banking77 zero-shot", prompts=cfg.bank_n_eval, **bank),
+        Generation("banking77 sweep validation", prompts=cfg.bank_n_val, count=sweep_finetunes(bank_train), **bank),
+        Generation("banking77 fine-tuned arms, test", prompts=cfg.bank_n_eval, count=len(bank_specs) * seeds, **bank),
+        Generation(
+            "project cell: demo evaluation",
+            model=cfg.model,
+            prompts=4,
+            prompt_tokens=PROJECT_PROMPT_TOKENS,
+            new_tokens=64,
+            batch_size=4,
+            count=2,
+        ),
+    ]
+    project = FineTune(
+        "project cell: learning curve on the demo file (4 and 8 rows, 2 epochs)",
+        model=cfg.model,
+        method="lora",
+        sequences=16,
+        batch_size=4,
+        seq_len=PROJECT_SEQ_TOKENS,
+        count=2,
+    )
+    notes = [
+        "sweeps are counted at their full first grid plus max_extensions rates; a sweep that settles inside its "
+        "grid runs fewer",
+        "a cleaned arm is counted at its noisy set's size: the filter keeps fewer examples (40 of 64 in the cpu run)",
+        "sequence lengths are each task's longest training sequence, so the training tokens bound the padded tokens "
+        f"(the mean intake sequence is 242 tokens, banking77's {bank_prompt_tokens(cfg.bank_intents) + 8})",
+        "generation budgets are upper bounds: answers stop at the end of turn (about 111 tokens for an intake "
+        "JSON, 8 for a banking77 label); prompt tokens are whole prompts, though generate computes the shared "
+        "prefix (the system prompt) once",
+        "the two base-model loads for the baselines are not counted; the project cell's two fine-tunes (a plain "
+        "Trainer on the same model) compute every position's logits",
+    ]
+    return Workload("data_size", intake_train + bank_train + [project], generations, notes)

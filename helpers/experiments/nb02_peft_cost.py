@@ -27,10 +27,20 @@ from ..core.generation import generate
 from ..core.models import LoadedModel
 from ..core.tasks import Example, Task
 from ..core.training import TrainConfig, TrainRecord, finetune, merged_for_inference
+from ..core.workload import FineTune, Generation, Workload
 from . import verdict
 from .arms import ArmResult, arm_summary, by_arm, paired_arms
 from .forgetting import knowledge_scores
 from .lr_sweep import SweepResult, sweep_keeping_best
+from .nb01_data_size import (
+    BANK_ANSWER_MAX_TOKENS,
+    BANK_ANSWER_TOKENS,
+    BANK_LABEL_MAX_TOKENS,
+    BANK_MESSAGE_MAX_TOKENS,
+    BANK_MESSAGE_TOKENS,
+    bank_prompt_tokens,
+    sweep_size,
+)
 
 GROUPS = {
     "full": "full fine-tune",
@@ -594,6 +604,118 @@ def summarize_selected(selected: dict[str, list[ArmResult]]) -> dict:
     }
 
 
+# --- Workload: what the notebook trains and generates, counted for the course plan (helpers.course.plan) ---
+# Token lengths: the SmolLM2 tokenizer with its chat template, measured on the notebook's data. The banking77
+# message and label lengths, and the label-list prompt of the zero-shot baseline, are notebook 01's
+# (nb01_data_size.BANK_*, bank_prompt_tokens); the fine-tuned arms use the one-line FINETUNED_PROMPT.
+SHORT_PROMPT_TOKENS = 24  # the one-line prompt with an empty message: template and instruction
+# Mean MMLU-Redux prompt (question, four options, instruction, SmolLM2's default system prompt) over the questions
+# mmlu_sample keeps: 93 at mmlu_max_chars 300, 101 at 400, 106 at 500, 112 at 700, 117 at 1000 (fit within 2%).
+MMLU_TOKENS_PER_LOG_CHAR, MMLU_TOKENS_OFFSET = 19.5, -16.7
+
+
+def mmlu_prompt_tokens(max_chars: int) -> int:
+    return round(MMLU_TOKENS_OFFSET + MMLU_TOKENS_PER_LOG_CHAR * math.log(max_chars))
+
+
+def workload(cfg) -> Workload:
+    """The fine-tunes and generation passes of notebook 02 under the settings `cfg` (upper bounds: every sweep
+    runs its grid and all max_extensions rates; the best LoRA rank, which QLoRA uses, is taken as the largest).
+
+    Every arm trains training_steps(n_train, batch_size, epochs) steps of batch_size sequences. Each sweep
+    fine-tune scores the validation split; each sweep's chosen fine-tune, and each verdict arm's rerun on every
+    other seed, scores the test split and the MMLU-Redux questions (one forward pass each). The prompted base
+    model scores the test split (label-list prompt) and MMLU-Redux once; four memory probes train probe_steps
+    steps each in a child process.
+    """
+    sequences = training_steps(cfg.n_train, cfg.batch_size, cfg.epochs) * cfg.batch_size
+    seq_len = SHORT_PROMPT_TOKENS + BANK_MESSAGE_MAX_TOKENS + BANK_ANSWER_MAX_TOKENS  # the longest message and label
+    train = dict(model=cfg.model, batch_size=cfg.batch_size, seq_len=seq_len, answer_share=BANK_ANSWER_TOKENS / seq_len)
+    best = max(cfg.ranks)
+    arms = {
+        "full": MethodSpec("full"),
+        **{spec.arm: spec for spec in (MethodSpec("lora", r, "all-linear") for r in cfg.ranks)},
+        **{spec.arm: spec for spec in (MethodSpec("lora", r, "attention") for r in cfg.attention_ranks)},
+        f"qlora-all-r{best}": MethodSpec("qlora", best, "all-linear"),
+    }
+    grids = {"full": cfg.full_lrs, "lora": cfg.lora_lrs, "qlora": cfg.qlora_lrs}
+
+    def job(label: str, spec: MethodSpec, count: int, n: int = sequences) -> FineTune:
+        return FineTune(
+            label,
+            method=spec.method,
+            sequences=n,
+            lora_r=spec.lora_r or 16,
+            lora_targets=spec.targets,
+            count=count,
+            **train,
+        )
+
+    sweeps = [
+        job(f"{arm} sweep", spec, sweep_size(grids[spec.method], cfg.max_extensions)) for arm, spec in arms.items()
+    ]
+    # the arms the verdicts compare, rerun on the other seeds: full, QLoRA, LoRA at the best rank and both
+    # placements at placement_rank (the best rank counted apart from the placement rank where it can differ)
+    lora_best = max([r for r in cfg.ranks if r != cfg.placement_rank] or cfg.ranks)
+    seeded = {"full", f"qlora-all-r{best}", f"lora-all-r{lora_best}"}
+    seeded |= {f"lora-all-r{cfg.placement_rank}", f"lora-attn-r{cfg.placement_rank}"} & set(arms)
+    reruns = [job(f"{arm}, other seeds", arms[arm], len(cfg.seeds) - 1) for arm in sorted(seeded) if len(cfg.seeds) > 1]
+    probed = ["full", f"lora-all-r{best}", f"lora-attn-r{cfg.placement_rank}", f"qlora-all-r{best}"]
+    probe_specs = {**arms, f"lora-attn-r{cfg.placement_rank}": MethodSpec("lora", cfg.placement_rank, "attention")}
+    probes = [job(f"{arm} memory probe", probe_specs[arm], 1, cfg.probe_steps * cfg.batch_size) for arm in probed]
+
+    scored = len(arms) + sum(f.count for f in reruns)  # fine-tunes scored on the test split and MMLU-Redux
+    new_tokens = cfg.max_new_tokens or BANK_LABEL_MAX_TOKENS + 2  # label_token_budget: longest label plus 2
+    short = dict(model=cfg.model, prompt_tokens=SHORT_PROMPT_TOKENS + BANK_MESSAGE_TOKENS, new_tokens=new_tokens)
+    mmlu = dict(
+        model=cfg.model,
+        prompts=cfg.mmlu_n,
+        prompt_tokens=mmlu_prompt_tokens(cfg.mmlu_max_chars),
+        new_tokens=1,
+        batch_size=cfg.eval_batch_size,
+    )
+    generations = [
+        Generation(
+            "zero-shot baseline (label list)",
+            model=cfg.model,
+            prompts=cfg.n_eval,
+            prompt_tokens=bank_prompt_tokens(cfg.n_intents),
+            new_tokens=new_tokens,
+            batch_size=cfg.eval_batch_size,
+        ),
+        Generation("MMLU-Redux, base model", **mmlu),
+        Generation(
+            "sweep validation",
+            prompts=cfg.n_val,
+            batch_size=cfg.eval_batch_size,
+            count=sum(f.count for f in sweeps),
+            **short,
+        ),
+        Generation(
+            "test, chosen rates and other seeds",
+            prompts=cfg.n_eval,
+            batch_size=cfg.eval_batch_size,
+            count=scored,
+            **short,
+        ),
+        Generation("MMLU-Redux after fine-tuning", count=scored, **mmlu),
+    ]
+    notes = [
+        "sweeps are counted at their full first grid plus max_extensions rates; the best LoRA rank (QLoRA's rank) "
+        "is counted as the largest, and apart from placement_rank, so the verdict arms rerun on other seeds are "
+        "an upper bound too",
+        "the four memory probes are counted as fine-tunes of probe_steps x batch_size sequences; each runs in a "
+        "fresh Python process (start, imports and model load beyond a fine-tune's usual set-up) and saves its "
+        "model or adapter",
+        "sequence length is the longest banking77 message and label under the one-line prompt, so the training "
+        f"tokens bound the padded tokens (the mean sequence is about {SHORT_PROMPT_TOKENS + 22} tokens)",
+        "generation budgets are upper bounds: labels stop at the end of turn (about 8 tokens); prompt tokens are "
+        "whole prompts, though generate computes the shared prefix once",
+        "not counted: the base-model load, the cost-model tables and the project cell (config only, no weights)",
+    ]
+    return Workload("peft_cost", sweeps + reruns + probes, generations, notes)
+
+
 __all__ = [
     "MethodSpec",
     "Trained",
@@ -616,4 +738,5 @@ __all__ = [
     "training_memory_mb",
     "summarize_selected",
     "by_arm",
+    "workload",
 ]

@@ -8,6 +8,7 @@ answer is a hallucination, and an empty output is still only empty.
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 
@@ -19,6 +20,7 @@ from ..core.models import LoadedModel
 from ..core.retrieval import BM25Retriever
 from ..core.scoring import answer_outcomes
 from ..core.tasks import Example
+from ..core.workload import FineTune, Generation, Workload
 from ..data.knowledge_base import SYSTEM_PROMPT, with_context
 from . import verdict
 
@@ -485,3 +487,97 @@ def curve_summaries(
         f"{label} ({steps} steps)": (shares, [stats.summarize(curve_scores[(s, stop)]) for s in shares])
         for label, stop, steps in (("early stop", "early", early_step), ("long training", "long", long_steps))
     }
+
+
+# --- Workload: what the notebook trains and generates, counted for the course plan (helpers.course.plan) ---
+# Token lengths: the SmolLM2 tokenizer with its chat template, on the notebook's own sets (knowledge base
+# seed 0 at kb_per_kind 20 and 50 with the cpu and gpu set sizes; 3,000 sampled EntityQuestions of the cpu
+# and gpu relations). "Answer" tokens are the value plus the end of turn: the positions answer-only logits keep.
+QA_PROMPT_TOKENS = 33  # mean question prompt, system prompt included (the five evaluation sets: 32.3 to 32.5)
+QA_SEQ_TOKENS = 47  # longest question/answer training sequence (measured 46 and 47; mean 38)
+QA_ANSWER_TOKENS = 6  # mean answer (6.0 to 6.2)
+EQ_PROMPT_TOKENS = 33  # mean EntityQuestions prompt (32.4 to 32.7)
+EQ_SEQ_TOKENS = 64  # longest EntityQuestions training sequence (60 and 64; mean 38)
+EQ_ANSWER_TOKENS = 5  # mean answer (5.2 to 5.4)
+EQ_NEW_TOKENS = 12  # known_to_model's and unknown_share_curve's default budget, which the notebook keeps
+
+
+def rag_prompt_tokens(top_k: int) -> int:
+    """Mean prompt with top_k retrieved documents (measured at k = 1, 2, 3, 4: 105-106, 158-162, 213-218,
+    267-273 tokens, the two knowledge-base sizes)."""
+    return 51 + 55 * top_k
+
+
+def rag_seq_tokens(top_k: int) -> int:
+    """Longest training sequence with top_k retrieved documents (measured at k = 1, 2, 3, 4: 133-137, 203-204,
+    273-274, 338-339 tokens; the published cpu run's longest at k = 2: 203; an evaluation question's: 206)."""
+    return 70 + 69 * top_k
+
+
+def _sequences(examples: int, epochs: float) -> int:
+    return math.ceil(examples * epochs)
+
+
+def workload(cfg) -> Workload:
+    """The fine-tunes and generation passes of notebook 03 under the settings `cfg` (upper bounds)."""
+    seeds, rag_prompt = len(cfg.seeds), rag_prompt_tokens(cfg.top_k)
+    train = dict(model=cfg.model, method=cfg.method, batch_size=cfg.batch_size)
+    generate = dict(model=cfg.model, new_tokens=cfg.max_new_tokens, batch_size=cfg.eval_batch_size)
+    context_examples = cfg.rag_train_facts + cfg.n_abstain  # both context arms train on as many examples
+    all_sets, in_domain = len(EVAL_SETS) * cfg.n_per_set, len(IN_DOMAIN) * cfg.n_per_set
+    finetunes = [
+        FineTune(
+            "fine-tuned",
+            sequences=_sequences(cfg.n_train_facts, cfg.qa_epochs),
+            seq_len=QA_SEQ_TOKENS,
+            count=seeds,
+            answer_share=QA_ANSWER_TOKENS / QA_SEQ_TOKENS,
+            **train,
+        ),
+        *[
+            FineTune(
+                arm,
+                sequences=_sequences(context_examples, cfg.rag_epochs),
+                seq_len=rag_seq_tokens(cfg.top_k),
+                count=seeds,
+                answer_share=QA_ANSWER_TOKENS / rag_seq_tokens(cfg.top_k),
+                **train,
+            )
+            for arm in ("fine-tuned w/ context + RAG", "fine-tuned w/ abstention + RAG")
+        ],
+        FineTune(  # one run per mix and seed gives both stopping points
+            "unknown-share curve",
+            sequences=_sequences(cfg.eq_n_train, cfg.eq_long_epochs),
+            seq_len=EQ_SEQ_TOKENS,
+            count=len(cfg.eq_shares) * seeds,
+            answer_share=EQ_ANSWER_TOKENS / EQ_SEQ_TOKENS,
+            **train,
+        ),
+    ]
+    eq_generate = dict(generate, new_tokens=EQ_NEW_TOKENS)
+    generations = [
+        Generation("base", prompts=all_sets, prompt_tokens=QA_PROMPT_TOKENS, **generate),
+        Generation("base + RAG", prompts=all_sets, prompt_tokens=rag_prompt, **generate),
+        Generation("fine-tuned", prompts=all_sets, prompt_tokens=QA_PROMPT_TOKENS, count=seeds, **generate),
+        Generation("fine-tuned w/ context + RAG", prompts=in_domain, prompt_tokens=rag_prompt, count=seeds, **generate),
+        Generation(
+            "fine-tuned w/ abstention + RAG", prompts=in_domain, prompt_tokens=rag_prompt, count=seeds, **generate
+        ),
+        Generation("known or unknown", prompts=cfg.eq_candidates, prompt_tokens=EQ_PROMPT_TOKENS, **eq_generate),
+        Generation(  # every mix and seed, scored after the early step and at the end
+            "unknown-share curve",
+            prompts=cfg.eq_n_eval,
+            prompt_tokens=EQ_PROMPT_TOKENS,
+            count=len(cfg.eq_shares) * seeds * 2,
+            **eq_generate,
+        ),
+    ]
+    notes = [
+        "the unknown-share curve is counted in full; the notebook skips it when the base model knows fewer than "
+        "eq_n_train + 10 of the eq_candidates facts, and evaluates at most eq_n_eval held-out known facts",
+        "the sequence lengths are each task's longest training sequence, so the training tokens bound the padded "
+        "tokens (length-grouped batches pad less)",
+        "not counted: merging each LoRA fine-tune for inference, BM25 retrieval, the closing cell's demo "
+        "(6 questions on a course-chosen model)",
+    ]
+    return Workload("hallucination", finetunes, generations, notes)

@@ -17,6 +17,7 @@ Design points (each checked by tests/test_one_and_done.py or tests/test_drift_wo
 from __future__ import annotations
 
 import copy
+import math
 import random
 import time
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from ..core.models import LoadedModel
 from ..core.scoring import answer_outcomes, label_scores
 from ..core.tasks import Example
 from ..core.training import TrainConfig, finetune, load_for_training, merged_for_inference
+from ..core.workload import FineTune, Generation, Workload
 from . import verdict
 
 
@@ -528,3 +530,101 @@ def cost_table(strategies: dict[str, Strategy]) -> list[dict]:
         }
         for s in strategies.values()
     ]
+
+
+# --- Workload: what the notebook trains and generates, counted for the course plan (helpers.course.plan) ---
+# Token lengths: the SmolLM2 tokenizer with its chat template, on the notebook's own sets (drift world seed 0
+# with the cpu and gpu sizes: every training, evaluation and canary set of every period; CLINC150 with 2 to
+# 150 intents in the prompt). "Answer" tokens are the value plus the end of turn: what answer-only logits keep.
+WORLD_PROMPT_TOKENS = 37  # mean evaluation question prompt (36.4 and 36.8; canary questions 35.9)
+WORLD_SEQ_TOKENS = 48  # longest training sequence (47 and 48; mean 42)
+WORLD_ANSWER_TOKENS = 6  # mean answer (6.0 and 6.2)
+CLINC_ANSWER_TOKENS = 5  # mean answer: the intent label (4.5 to 6.5)
+
+
+def catalog_prompt_tokens(top_k: int) -> int:
+    """Mean question prompt with top_k catalog documents (measured at k = 1, 2, 3: 80-82, 105-107, 134-136)."""
+    return 53 + 27 * top_k
+
+
+def clinc_prompt_tokens(intents: int) -> int:
+    """Mean CLINC150 prompt, which lists every intent known so far (measured: 10 intents 81, 20: 123,
+    40: 206, 100: 469, 150: 670; 2 intents 53)."""
+    return round(40 + 4.2 * intents)
+
+
+def clinc_seq_tokens(intents: int) -> int:
+    """Longest CLINC150 training sequence with that many intents in the prompt (measured: 4 intents 89,
+    10: 117, 20: 150, 40: 233, 100: 496, 150: 688)."""
+    return round(76 + 4.2 * intents)
+
+
+def workload(cfg) -> Workload:
+    """The fine-tunes and generation passes of notebook 04 under the settings `cfg` (upper bounds).
+
+    Per seed the simulated business runs one period-0 fine-tune, then in each later period "new data only"
+    and "with replay" retrain on n_new examples each; "retrain when monitor fires" adopts replay's model
+    when it fires from the same start, else trains its own (at most n_periods - 2 times, counted in full).
+    Each period every distinct model answers the evaluation questions (period 0: one model, the unchanged
+    facts and the changed facts as of then; later: fine-tuned once, new data only, with replay, monitored),
+    the deployed monitored model answers the canaries, and in the first retrieval_seeds seeds the base0 model
+    answers the same questions with catalog documents. CLINC150: per seed one fine-tune on the first
+    period's intents, then two retrains per period, each model scored on all intents known so far.
+    """
+    seeds, later = len(cfg.seeds), cfg.n_periods - 1
+    train = dict(model=cfg.model, method=cfg.method, batch_size=cfg.batch_size)
+    world = dict(seq_len=WORLD_SEQ_TOKENS, answer_share=WORLD_ANSWER_TOKENS / WORLD_SEQ_TOKENS, **train)
+    retrain = math.ceil(cfg.n_new * cfg.epochs)
+    finetunes = [
+        FineTune("period-0 fine-tune", sequences=math.ceil(cfg.n_train0 * cfg.epochs), count=seeds, **world),
+        FineTune("new data only", sequences=retrain, count=later * seeds, **world),
+        FineTune("with replay", sequences=retrain, count=later * seeds, **world),
+        FineTune("retrain when monitor fires", sequences=retrain, count=max(0, later - 1) * seeds, **world),
+    ]
+    generate = dict(model=cfg.model, new_tokens=cfg.max_new_tokens, batch_size=cfg.eval_batch_size)
+    world_prompts = dict(prompt_tokens=WORLD_PROMPT_TOKENS, **generate)
+    generations = [
+        Generation("canary", prompts=cfg.n_canary, count=cfg.n_periods * seeds, **world_prompts),
+        Generation("evaluation, period 0", prompts=2 * cfg.n_eval, count=seeds, **world_prompts),
+        Generation("evaluation, later periods", prompts=3 * cfg.n_eval, count=4 * later * seeds, **world_prompts),
+        Generation(
+            "retrieval, no retraining",
+            prompts=cfg.n_eval * (1 + 3 * later),
+            prompt_tokens=catalog_prompt_tokens(cfg.top_k),
+            count=min(cfg.retrieval_seeds, seeds),
+            **generate,
+        ),
+    ]
+    per_period = cfg.clinc_intents_per_period
+    clinc_train = math.ceil(per_period * cfg.clinc_train_per_intent * cfg.epochs)
+    clinc_generate = dict(generate, new_tokens=cfg.max_new_tokens + 4)
+    for p in range(cfg.clinc_periods):
+        known = (p + 1) * per_period  # intents listed in this period's prompts
+        finetunes.append(
+            FineTune(
+                f"CLINC150 period {p}" + (": new data only, with replay" if p else ": fine-tune"),
+                sequences=clinc_train,
+                seq_len=clinc_seq_tokens(known),
+                count=(2 if p else 1) * seeds,
+                answer_share=CLINC_ANSWER_TOKENS / clinc_seq_tokens(known),
+                **train,
+            )
+        )
+        generations.append(
+            Generation(  # period 0: one model, new intents only; later: three models, old and new intents
+                f"CLINC150 period {p}",
+                prompts=known * cfg.clinc_eval_per_intent if p else per_period * cfg.clinc_eval_per_intent,
+                prompt_tokens=clinc_prompt_tokens(known),
+                count=(3 if p else 1) * seeds,
+                **clinc_generate,
+            )
+        )
+    notes = [
+        "the monitored strategy's own retrains are counted at their most (n_periods - 2 per seed); it trains none "
+        "when the monitor fires in period 1 and every period after (it adopts replay's model)",
+        "evaluation counts n_eval questions per kind; early periods may have fewer (few changed facts, few new "
+        "products), and the monitored model is counted as a fourth model even when it is replay's",
+        "not counted: the deep copy and LoRA merge before each evaluation, the drift monitor (n-gram statistics, "
+        "no model), BM25 retrieval, the closing cell's demo (no model)",
+    ]
+    return Workload("one_and_done", finetunes, generations, notes)

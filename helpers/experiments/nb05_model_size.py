@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from ..core import plots
 from ..core.cost_model import Architecture, architecture_for
 from ..core.inference_cost import RANDOM, REAL, cost_per_1k_requests
-from ..core.models import ModelNotAvailableError, resolve
+from ..core.models import EMBEDDED_ALIASES, EMBEDDED_UPSTREAM_ID, ModelNotAvailableError, resolve
+from ..core.workload import FineTune, Generation, Workload
 from . import verdict
 from .arms import ArmResult, arm_summary, paired_arms
 
@@ -399,3 +400,128 @@ def cheapest_meeting(arms: list[dict], quality_bar: float) -> dict | None:
     Each arm is {"arm", "cost_per_1k", "score": {"mean", "ci_low", "ci_high"}}."""
     clearing = [a for a in arms if a["score"]["ci_low"] >= quality_bar]
     return min(clearing, key=lambda a: a["cost_per_1k"]) if clearing else None
+
+
+# --- Workload: what the notebook trains and generates, counted for the course plan (helpers.course.plan) ---
+# Token lengths: the SmolLM2 tokenizer (every model of the lineage shares it) with its chat template, on the
+# notebook's own sets: banking77_task with 6, 20 and 77 intents (cpu, gpu and all), intake_task at the cpu and
+# gpu sizes. "Answer" tokens are the target plus the end of turn: the positions answer-only logits keep.
+BANK_FEW_SHOT_TOKENS = 25  # each banking77 demonstration (message and label turns; 22 to 27)
+BANK_FINETUNED_PROMPT_TOKENS = 36  # mean prompt under the notebook's short fine-tuned system prompt (35.7 to 36.6)
+BANK_SEQ_TOKENS = 96  # longest fine-tuning sequence (91 at 6 intents, as published; 93 at 20; 96 at 77)
+BANK_ANSWER_TOKENS = 8  # mean answer (7.9 to 8.5)
+# label_token_budget: the longest label of the intents banking77_task picks, plus 2 (13 at 6 and at 20 intents,
+# the published cpu run's 13); any other count: 19, enough for the longest of all 77 labels (17 tokens).
+BANK_LABEL_BUDGET = {6: 13, 20: 13}
+BANK_LABEL_BUDGET_MAX = 19
+INTAKE_PROMPT_TOKENS = 248  # mean zero-shot client-intake prompt (247.3 and 248.1)
+INTAKE_FEW_SHOT_TOKENS = 230  # each client-intake demonstration (note and JSON turns; 220 to 232)
+INTAKE_SEQ_TOKENS = 384  # longest fine-tuning sequence (378 at 32 notes, as published; 383 at 300)
+INTAKE_ANSWER_TOKENS = 112  # mean answer: the JSON record (112.2 and 112.8)
+
+
+def bank_prompt_tokens(n_intents: int, shots: int = 0) -> int:
+    """Mean banking77 prompt, which lists the intents (zero-shot, measured: 6 intents 92, 20: 182, 77: 591)."""
+    return round(48 + 6.9 * n_intents) + BANK_FEW_SHOT_TOKENS * shots
+
+
+def intake_prompt_tokens(shots: int = 0) -> int:
+    return INTAKE_PROMPT_TOKENS + INTAKE_FEW_SHOT_TOKENS * shots
+
+
+def parameter_count(name: str) -> int:
+    """A candidate's parameters from its published architecture, without loading it; 0 for a model the
+    cost model does not know ("tiny", a local folder), which then sorts first and is never over the cap."""
+    arch = architecture_for(EMBEDDED_UPSTREAM_ID if name.lower() in EMBEDDED_ALIASES else name)
+    return arch.params() if arch else 0
+
+
+def workload(cfg) -> Workload:
+    """The fine-tunes and generation passes of notebook 05 under the settings `cfg` (upper bounds: every
+    candidate is assumed to load, so every one within max_scored_params_m is scored).
+
+    Every scored model answers both tasks zero-shot and few-shot; the n_finetuned smallest scored models are
+    fine-tuned on each task once per seed (max_steps x batch sequences) and score the task's test set after
+    each fine-tune; every candidate, scored or not, is timed serving zero-shot banking77 prompts in a child
+    process: one warm-up and n_latency requests one at a time, then one batch of serve_batch_size, each
+    generating exactly serve_new_tokens (or the label budget).
+    """
+    candidates = sorted(dict.fromkeys(cfg.models), key=parameter_count)
+    cap = cfg.max_scored_params_m
+    scored = [name for name in candidates if cap is None or parameter_count(name) <= cap * 1e6]
+    tuned = scored[: cfg.n_finetuned]
+    label_budget = BANK_LABEL_BUDGET.get(cfg.n_intents, BANK_LABEL_BUDGET_MAX)
+    seeds = len(cfg.seeds)
+    finetunes, generations = [], []
+    for model in scored:
+        bank = dict(model=model, prompts=cfg.bank_n_eval, new_tokens=label_budget, batch_size=cfg.eval_batch_size)
+        intake = dict(
+            model=model, prompts=cfg.intake_n_eval, new_tokens=cfg.intake_new_tokens, batch_size=cfg.eval_batch_size
+        )
+        generations += [
+            Generation(f"{model} banking77 zero-shot", prompt_tokens=bank_prompt_tokens(cfg.n_intents), **bank),
+            Generation(
+                f"{model} banking77 few-shot",
+                prompt_tokens=bank_prompt_tokens(cfg.n_intents, cfg.bank_few_shot),
+                **bank,
+            ),
+            Generation(f"{model} client intake zero-shot", prompt_tokens=intake_prompt_tokens(), **intake),
+            Generation(
+                f"{model} client intake few-shot", prompt_tokens=intake_prompt_tokens(cfg.intake_few_shot), **intake
+            ),
+        ]
+        if model in tuned:
+            train = dict(model=model, method=cfg.method, lora_r=cfg.lora_r, count=seeds)
+            finetunes += [
+                FineTune(
+                    f"{model} banking77 fine-tuned",
+                    sequences=cfg.bank_steps * cfg.bank_batch_size,
+                    batch_size=cfg.bank_batch_size,
+                    seq_len=BANK_SEQ_TOKENS,
+                    answer_share=BANK_ANSWER_TOKENS / BANK_SEQ_TOKENS,
+                    **train,
+                ),
+                FineTune(
+                    f"{model} client intake fine-tuned",
+                    sequences=cfg.intake_steps * cfg.intake_batch_size,
+                    batch_size=cfg.intake_batch_size,
+                    seq_len=INTAKE_SEQ_TOKENS,
+                    answer_share=INTAKE_ANSWER_TOKENS / INTAKE_SEQ_TOKENS,
+                    **train,
+                ),
+            ]
+            generations += [
+                Generation(
+                    f"{model} banking77 fine-tuned",
+                    prompt_tokens=BANK_FINETUNED_PROMPT_TOKENS,
+                    count=seeds,
+                    **bank,
+                ),
+                Generation(
+                    f"{model} client intake fine-tuned", prompt_tokens=intake_prompt_tokens(), count=seeds, **intake
+                ),
+            ]
+    serve_tokens = cfg.serve_new_tokens or label_budget
+    serve = dict(prompt_tokens=bank_prompt_tokens(cfg.n_intents), new_tokens=serve_tokens)
+    for model in candidates:
+        generations += [
+            Generation(f"{model} serving latency", model=model, prompts=cfg.n_latency + 1, batch_size=1, **serve),
+            Generation(
+                f"{model} serving throughput",
+                model=model,
+                prompts=cfg.serve_batch_size,
+                batch_size=cfg.serve_batch_size,
+                **serve,
+            ),
+        ]
+    notes = [
+        "every candidate is counted as loadable; offline, a model missing from the local cache is not scored "
+        "(timed with random weights of its published shapes), which only lowers the counts",
+        "serving probes run in a fresh child process per candidate: its start and model load are not counted",
+        "generation budgets are upper bounds: banking77 answers stop after the label, intake answers after the "
+        "JSON (about 112 tokens); only the serving probes generate their full budget",
+        "the sequence lengths are each task's longest training sequence, so the training tokens bound the padded "
+        "tokens (banking77's mean sequence is 45 tokens)",
+        "not counted: the closing cell's demo on the learner's own models",
+    ]
+    return Workload("model_size", finetunes, generations, notes)
