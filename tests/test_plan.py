@@ -105,3 +105,11 @@ def test_plan_command_rejects_cpu_profiles_and_unknown_cards_in_one_line(capsys)
     assert cli.main(["course", "--plan", "--profile", "t4", "--gpu", "P100"]) == cli.USER_ERROR_STATUS
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(line.startswith("error: ") for line in err)
+
+
+@pytest.mark.parametrize("tier", profiles.GPU_TIERS)
+def test_the_readme_shows_each_tiers_current_plan(tier):
+    from helpers.core.paths import REPO_ROOT
+
+    readme = (REPO_ROOT / "README.md").read_text()
+    assert plan.table(plan.plan(tier, gpus.spec(profiles.TIERS[tier].gpu))) in readme, f"README plan of {tier}"

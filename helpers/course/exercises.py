@@ -69,7 +69,7 @@ EXERCISES: dict[str, list[Exercise]] = {
             "set it to 2e-4, the usual starting rate for 7B-13B adapters",
             "On this small model, does the fine-tuned accuracy stay above the base model's, or fall towards chance?",
             lambda r: (
-                f"published at learning rate {r['metrics']['training'][0]['learning_rate']:g} with seeds "
+                f"published at learning rate {r['metrics']['training'][0]['config']['learning_rate']:g} with seeds "
                 f"{r['seeds']}: fine-tuned {_interval(r['metrics']['finetuned_across_seeds'])}, base "
                 f"{_interval(r['metrics']['base']['accuracy'])}."
             ),

@@ -195,6 +195,8 @@ def print_plan(profile: str | None, gpu_name: str | None, only: list[str] | None
         ]
         if any(over):
             print(f"warning: {p.notebook} needs {' and '.join(o for o in over if o)} on {gpu.name}")
-        for note in p.notes:
+        for note in p.notes if only else []:
             print(f"note ({p.notebook}): {note}")
+    if not only:
+        print("What each notebook's counts leave out: add --only NN.")
     return 0
