@@ -68,3 +68,31 @@ def test_publish_replaces_files_and_merges_folders(tmp_path, monkeypatch):
     assert course.publish_results(run.iterdir(), "smoke") == published
     assert (published / "01_data_size.json").read_text() == "new"
     assert sorted(p.name for p in (published / "figures").iterdir()) == ["new.png", "old.png"]
+
+
+def test_resume_keeps_finished_notebooks_and_runs_the_rest(tmp_path, monkeypatch, capsys):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    for name in ("98_first", "99_second"):
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell("pass")]
+        nbformat.write(nb, notebooks / f"{name}.ipynb")
+    monkeypatch.setattr(course, "NOTEBOOKS_DIR", notebooks)
+    ran = []
+
+    def execute(source, target, **kwargs):
+        ran.append(source.rsplit("/", 1)[-1])
+        if source.endswith("99_second.ipynb") and ran.count("99_second.ipynb") == 1:
+            raise RuntimeError("killed")  # the first run stops at the second notebook
+
+    import papermill
+
+    monkeypatch.setattr(papermill, "execute_notebook", execute)
+    run_dir = tmp_path / "run"
+    assert course.run_course("smoke", run_dir=run_dir) == 1
+    assert course.run_course(None, run_dir=run_dir, resume=True) == 0
+    assert ran == ["98_first.ipynb", "99_second.ipynb", "99_second.ipynb"]  # the first is not run again
+    with pytest.raises(SystemExit, match="used profile 'smoke', not 'cpu'"):
+        course.run_course("cpu", run_dir=run_dir, resume=True)
+    with pytest.raises(SystemExit, match="no course_status.json"):
+        course.run_course(None, run_dir=tmp_path / "elsewhere", resume=True)

@@ -91,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--publish", action="store_true", help="copy the run's results into results/<profile>/ for the playbook"
     )
     course.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue a run that stopped: keep the notebooks that finished in RUN_DIR, run the others there",
+    )
+    course.add_argument(
         "--plan",
         action="store_true",
         help="run nothing: print each notebook's fine-tunes, tokens, estimated minutes and peak memory",
@@ -180,7 +185,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "course":
         from .runner import run_course
 
-        return run_course(args.profile, args.only, args.run_dir, args.publish)
+        if args.resume and args.run_dir:
+            raise UserError("--resume RUN_DIR already names the run folder; drop --run-dir")
+        return run_course(args.profile, args.only, args.resume or args.run_dir, args.publish, resume=bool(args.resume))
     if args.command == "prepare-model":
         from ..core.models import resolve
 

@@ -59,16 +59,45 @@ def _error_summary(err: Exception) -> str:
     return f"{name}: {value.splitlines()[0]}"[:300] if value else name
 
 
+STATUS_FILE = "course_status.json"  # in the run folder: the profile, and each notebook that finished
+
+
+def _read_status(run_dir: Path) -> dict:
+    path = run_dir / STATUS_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _record_finished(run_dir: Path, profile: str, stem: str, minutes: float) -> None:
+    status = _read_status(run_dir) or {"profile": profile, "finished": {}}
+    status["finished"][stem] = round(minutes, 2)
+    (run_dir / STATUS_FILE).write_text(json.dumps(status, indent=1))
+
+
+def resume_profile(run_dir: Path, profile: str | None) -> str:
+    """The profile a run folder was started with (`course --resume`); a different --profile is an error, since
+    its finished notebooks would mix two profiles' results."""
+    status = _read_status(Path(run_dir))
+    if not status:
+        raise SystemExit(f"--resume {run_dir}: no {STATUS_FILE} there (not a course run folder, or nothing finished)")
+    if profile and profile != status["profile"]:
+        raise SystemExit(f"--resume {run_dir}: that run used profile {status['profile']!r}, not {profile!r}")
+    return status["profile"]
+
+
 def run_course(
     profile: str | None = None,
     only: list[str] | None = None,
     run_dir: Path | None = None,
     publish: bool = False,
     kernel: str = "python3",
+    resume: bool = False,
 ) -> int:
-    """Run the notebooks; print a summary table; return a process exit code (0: all succeeded)."""
+    """Run the notebooks; print a summary table; return a process exit code (0: all succeeded). With `resume`,
+    `run_dir` is an earlier run's folder: the notebooks that finished there are kept, not run again."""
     import papermill
 
+    if resume:
+        profile = resume_profile(run_dir, profile)
     profile = profile or default_profile()
     if profile not in PROFILES:
         raise SystemExit(f"unknown profile {profile!r}: choose one of {PROFILES}")
@@ -76,10 +105,15 @@ def run_course(
     results_dir = run_dir / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
     notebooks = list_notebooks(only)
+    finished = _read_status(run_dir).get("finished", {}) if resume else {}
     backend = os.environ.get("MPLBACKEND")
     print(f"Running {len(notebooks)} notebook(s), profile '{profile}', into {run_dir}", flush=True)
     rows = []
     for notebook in notebooks:
+        if notebook.stem in finished:
+            print(f"\n=== {notebook.name}: finished in this run folder before, kept ===", flush=True)
+            rows.append((notebook.stem, "ok", finished[notebook.stem], _headline(results_dir, notebook)))
+            continue
         started = time.perf_counter()
         status, error = "ok", ""
         print(f"\n=== {notebook.name} ===", flush=True)
@@ -102,6 +136,8 @@ def run_course(
             if not hasattr(err, "ename"):
                 traceback.print_exc()
         minutes = (time.perf_counter() - started) / 60
+        if status == "ok":
+            _record_finished(run_dir, profile, notebook.stem, minutes)
         rows.append((notebook.stem, status, minutes, error or _headline(results_dir, notebook)))
 
     if backend is None:
