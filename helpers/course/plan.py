@@ -172,7 +172,9 @@ def print_plan(profile: str | None, gpu_name: str | None, only: list[str] | None
     from . import profiles
     from .cli import UserError
 
-    profile = profile or (profiles.default_profile() if profiles.default_profile() in profiles.GPU_TIERS else "full")
+    if profile is None:
+        detected = profiles.default_profile()
+        profile = detected if detected in profiles.GPU_TIERS else "full"
     if profile not in profiles.GPU_TIERS:
         raise UserError(f"--plan prices the GPU tiers {profiles.GPU_TIERS}; {profile!r} is not one")
     tier = profiles.TIERS[profile]

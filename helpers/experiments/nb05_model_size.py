@@ -20,6 +20,14 @@ from ..core.models import EMBEDDED_ALIASES, EMBEDDED_UPSTREAM_ID, ModelNotAvaila
 from ..core.workload import FineTune, Generation, Workload
 from . import verdict
 from .arms import ArmResult, arm_summary, paired_arms
+from .nb01_data_size import (
+    BANK_ANSWER_TOKENS,
+    BANK_LABEL_MAX_TOKENS,
+    INTAKE_ANSWER_TOKENS,
+    INTAKE_PROMPT_TOKENS,
+    INTAKE_SHOT_TOKENS,
+)
+from .nb01_data_size import bank_prompt_tokens as nb01_bank_prompt_tokens
 
 KIND_MARKERS = {"zero-shot": "o", "few-shot": "s", "fine-tuned": "*"}
 KIND_OFFSETS = {
@@ -406,27 +414,25 @@ def cheapest_meeting(arms: list[dict], quality_bar: float) -> dict | None:
 # Token lengths: the SmolLM2 tokenizer (every model of the lineage shares it) with its chat template, on the
 # notebook's own sets: banking77_task with 6, 20 and 77 intents (cpu, gpu and all), intake_task at the cpu and
 # gpu sizes. "Answer" tokens are the target plus the end of turn: the positions answer-only logits keep.
+# The banking77 label-list prompt, the zero-shot client-intake prompt, its demonstrations and both tasks' answers
+# are the same as notebook 01's: their measurements live there (nb01_data_size.BANK_*, INTAKE_*).
 BANK_FEW_SHOT_TOKENS = 25  # each banking77 demonstration (message and label turns; 22 to 27)
 BANK_FINETUNED_PROMPT_TOKENS = 36  # mean prompt under the notebook's short fine-tuned system prompt (35.7 to 36.6)
 BANK_SEQ_TOKENS = 96  # longest fine-tuning sequence (91 at 6 intents, as published; 93 at 20; 96 at 77)
-BANK_ANSWER_TOKENS = 8  # mean answer (7.9 to 8.5)
 # label_token_budget: the longest label of the intents banking77_task picks, plus 2 (13 at 6 and at 20 intents,
-# the published cpu run's 13); any other count: 19, enough for the longest of all 77 labels (17 tokens).
+# the published cpu run's 13); any other count: enough for the longest of all 77 labels.
 BANK_LABEL_BUDGET = {6: 13, 20: 13}
-BANK_LABEL_BUDGET_MAX = 19
-INTAKE_PROMPT_TOKENS = 248  # mean zero-shot client-intake prompt (247.3 and 248.1)
-INTAKE_FEW_SHOT_TOKENS = 230  # each client-intake demonstration (note and JSON turns; 220 to 232)
-INTAKE_SEQ_TOKENS = 384  # longest fine-tuning sequence (378 at 32 notes, as published; 383 at 300)
-INTAKE_ANSWER_TOKENS = 112  # mean answer: the JSON record (112.2 and 112.8)
+BANK_LABEL_BUDGET_MAX = BANK_LABEL_MAX_TOKENS + 2
+INTAKE_SEQ_TOKENS = 384  # longest fine-tuning sequence, full instruction (378 at 32 notes, as published; 383 at 300)
 
 
 def bank_prompt_tokens(n_intents: int, shots: int = 0) -> int:
-    """Mean banking77 prompt, which lists the intents (zero-shot, measured: 6 intents 92, 20: 182, 77: 591)."""
-    return round(48 + 6.9 * n_intents) + BANK_FEW_SHOT_TOKENS * shots
+    """Mean banking77 prompt: notebook 01's label-list prompt plus `shots` demonstrations."""
+    return nb01_bank_prompt_tokens(n_intents) + BANK_FEW_SHOT_TOKENS * shots
 
 
 def intake_prompt_tokens(shots: int = 0) -> int:
-    return INTAKE_PROMPT_TOKENS + INTAKE_FEW_SHOT_TOKENS * shots
+    return INTAKE_PROMPT_TOKENS + INTAKE_SHOT_TOKENS * shots
 
 
 def parameter_count(name: str) -> int:
