@@ -305,3 +305,10 @@ def test_a_qlora_adapter_is_evaluated_on_a_4bit_base(tmp_path):
 def test_warnings_print_as_one_line():
     assert cli.one_line_warning("3 example(s)\n dropped", UserWarning, "x.py", 1) == "warning: 3 example(s) dropped\n"
     assert cli.one_line_warning("old", FutureWarning, "x.py", 1) == "warning: FutureWarning: old\n"
+
+
+def test_resume_without_a_checkpoint_is_one_line(tmp_path, capsys, good):
+    status, _, err = run_cli(
+        capsys, "train", "--model", "tiny", "--data", good, "--output", tmp_path / "out", "--resume"
+    )
+    assert_one_line_error(status, err, "--resume: no checkpoint in", "--checkpoint-every STEPS")

@@ -1,9 +1,16 @@
 import pytest
 import torch
+from transformers import TrainerCallback
 
 from helpers.core.generation import generate
 from helpers.core.models import load_model
-from helpers.core.training import TrainConfig, TrainingOutOfMemoryError, finetune, tokenize_chat
+from helpers.core.training import (
+    TrainConfig,
+    TrainingOutOfMemoryError,
+    finetune,
+    latest_checkpoint,
+    tokenize_chat,
+)
 
 FAST = dict(epochs=12, batch_size=4, learning_rate=3e-3, logging_steps=1, warmup_ratio=0.0, save=False)
 
@@ -162,3 +169,39 @@ def test_no_examples_left_names_max_length(tiny, toy_examples):
         build_dataset(tiny.tokenizer, [], 512)
     with pytest.warns(UserWarning), pytest.raises(NoTrainingExamplesError, match="max_length=2; raise max_length"):
         build_dataset(tiny.tokenizer, toy_examples, 2)
+
+
+class StopAt(TrainerCallback):
+    """Ends training after `step` optimizer steps, as an interrupted run would stop."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= self.step:
+            control.should_training_stop = True
+
+
+def test_an_interrupted_run_resumed_from_its_checkpoint_ends_as_the_uninterrupted_run(tmp_path, toy_examples):
+    config = TrainConfig(method="lora", **{**FAST, "epochs": 3, "batch_size": 2, "checkpoint_steps": 2})
+    whole, whole_record = finetune("tiny", toy_examples, config, output_dir=tmp_path / "whole", progress=False)
+    assert whole_record.optimizer_steps == 6 and latest_checkpoint(tmp_path / "whole").name == "checkpoint-6"
+
+    finetune("tiny", toy_examples, config, output_dir=tmp_path / "cut", progress=False, callbacks=[StopAt(3)])
+    assert latest_checkpoint(tmp_path / "cut").name == "checkpoint-2"  # the step-3 work is lost, as in a crash
+    resumed, resumed_record = finetune(
+        "tiny", toy_examples, config, output_dir=tmp_path / "cut", progress=False, resume=True
+    )
+    assert resumed_record.optimizer_steps == 6
+    # the history carries on from the checkpoint's: the same losses at the same steps as the uninterrupted run
+    assert [h["step"] for h in resumed_record.loss_history] == [h["step"] for h in whole_record.loss_history]
+    assert [h["loss"] for h in resumed_record.loss_history] == pytest.approx(
+        [h["loss"] for h in whole_record.loss_history], rel=1e-4
+    )
+    trained = {name: p for name, p in whole.model.named_parameters() if p.requires_grad}
+    for name, p in resumed.model.named_parameters():
+        if p.requires_grad:
+            torch.testing.assert_close(p, trained[name], rtol=1e-4, atol=1e-6)
+
+    with pytest.raises(FileNotFoundError, match="nothing to resume"):
+        finetune("tiny", toy_examples, config, output_dir=tmp_path / "none", progress=False, resume=True)

@@ -107,6 +107,9 @@ class TrainConfig:
     seed: int = 0
     logging_steps: int = 5
     save: bool = True  # save the adapter/model to measure its size on disk
+    # > 0: a checkpoint (weights, optimizer, schedule, random state) every this many optimizer steps in
+    # OUTPUT/trainer, the latest kept, so that an interrupted run can go on (finetune(resume=True))
+    checkpoint_steps: int = 0
 
     def resolved_precision(self, device: str) -> str:
         """What `precision` means on `device`: "bf16", "fp16" or "fp32"."""
@@ -414,7 +417,11 @@ def _training_arguments(
         weight_decay=config.weight_decay,
         lr_scheduler_type=config.lr_scheduler,
         logging_steps=config.logging_steps,
-        save_strategy="no",
+        **(
+            {"save_strategy": "steps", "save_steps": config.checkpoint_steps, "save_total_limit": 1}
+            if config.checkpoint_steps > 0
+            else {"save_strategy": "no"}
+        ),
         report_to="none",
         seed=config.seed,
         data_seed=config.seed,
@@ -506,6 +513,18 @@ def prepare_trainable_model(loaded: LoadedModel, config: TrainConfig):
     return get_peft_model(model, lora)
 
 
+def latest_checkpoint(output_dir: str | Path | None) -> Path | None:
+    """The latest Trainer checkpoint (OUTPUT/trainer/checkpoint-<step>) of a run, or None."""
+    if output_dir is None:
+        return None
+    found = [
+        path
+        for path in (Path(output_dir) / "trainer").glob("checkpoint-*")
+        if path.is_dir() and path.name.split("-")[-1].isdigit()
+    ]
+    return max(found, key=lambda path: int(path.name.split("-")[-1]), default=None)
+
+
 def finetune(
     base: str | LoadedModel,
     examples: list[Example],
@@ -513,17 +532,29 @@ def finetune(
     output_dir: str | Path | None = None,
     progress: bool = True,
     callbacks: list | None = None,
+    resume: bool = False,
 ) -> tuple[LoadedModel, TrainRecord]:
     """Fine-tune `base` (a model name, or an already loaded model) on chat examples.
 
     Returns the trained model (a peft model for LoRA/QLoRA) and a TrainRecord. `callbacks` are
     transformers TrainerCallbacks (e.g. AdapterSnapshots to keep the adapter at earlier steps).
+    resume: go on from the latest checkpoint in output_dir (written by a run with config.checkpoint_steps
+    and the same examples and config); the Trainer restores the weights, optimizer, schedule, random state
+    and the position in the data, so the result is the run's as if it had not stopped.
     """
     from transformers import Trainer
 
     config = config or TrainConfig()
     if config.method not in METHODS:
         raise ValueError(f"unknown method {config.method!r}: choose one of {METHODS}")
+    checkpoint = None
+    if resume:
+        checkpoint = latest_checkpoint(output_dir)
+        if checkpoint is None:
+            raise FileNotFoundError(
+                f"nothing to resume: no checkpoint in {Path(output_dir or '.') / 'trainer'} "
+                "(checkpoints are written when the run sets checkpoint_steps, e.g. `train --checkpoint-every 50`)"
+            )
     target_device = base.device if isinstance(base, LoadedModel) else ("cuda" if torch.cuda.is_available() else "cpu")
     memory_before = current_memory_mb(target_device)
     if isinstance(base, str):
@@ -578,7 +609,7 @@ def finetune(
         try:
             with PeakMemory(loaded.device) as memory:
                 started = time.perf_counter()
-                output = trainer.train()
+                output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
                 seconds = time.perf_counter() - started
             break
         except torch.OutOfMemoryError as err:

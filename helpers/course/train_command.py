@@ -80,6 +80,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-group-by-length", action="store_true", help="random order instead of batches of similar length"
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--checkpoint-every",
+        type=positive_int,
+        default=None,
+        metavar="STEPS",
+        help="save a checkpoint every STEPS optimizer steps in OUTPUT/trainer (the latest is kept) for --resume",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="go on from the latest checkpoint in --output (same data and options as the interrupted run)",
+    )
 
 
 def config_from_args(args: argparse.Namespace, save: bool = True):
@@ -102,6 +114,7 @@ def config_from_args(args: argparse.Namespace, save: bool = True):
         group_by_length=not args.no_group_by_length,
         seed=args.seed,
         save=save,
+        checkpoint_steps=args.checkpoint_every or 0,
     )
 
 
@@ -114,11 +127,15 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--output {output}: exists and is not a folder")
     examples = load_jsonl_examples(args.data)  # before torch loads: a bad file fails at once
 
-    from ..core.training import finetune
+    from ..core.training import finetune, latest_checkpoint
 
     rank = int(os.environ.get("RANK", "0"))
     config = config_from_args(args, save=rank == 0)
-    trained, record = finetune(args.model, examples, config, output_dir=output, progress=rank == 0)
+    if args.resume and latest_checkpoint(output) is None:
+        raise UserError(
+            f"--resume: no checkpoint in {output / 'trainer'}; a run writes them with --checkpoint-every STEPS"
+        )
+    trained, record = finetune(args.model, examples, config, output_dir=output, progress=rank == 0, resume=args.resume)
     if record.saved_path and config.method == "full":  # a full model folder loads with its tokenizer (`eval --model`)
         trained.tokenizer.save_pretrained(record.saved_path)
     summary = {**record.to_dict(), "rank": rank, "world_size": int(os.environ.get("WORLD_SIZE", "1"))}
