@@ -10,10 +10,12 @@ from helpers.data.knowledge_base import (
     context_training_facts,
     question,
     question_sets,
+    validation_sets,
 )
 from helpers.experiments import nb03_hallucination as hallucination
 from helpers.experiments import verdict
-from helpers.experiments.nb03_hallucination import SetScores, evaluate_sets, unknown_share_mixes
+from helpers.experiments.lr_sweep import SweepResult
+from helpers.experiments.nb03_hallucination import SetScores, SweptArm, evaluate_sets, unknown_share_mixes
 
 
 def test_sets_are_answered_in_one_pass_and_retrieval_puts_documents_in_the_prompt(tiny, monkeypatch):
@@ -240,3 +242,74 @@ def test_the_curve_trains_every_mix_with_every_seed_and_stacks_seeds(monkeypatch
     assert all(values.sum() == 6 for (_, stop), values in scores.items() if stop == "long")  # "Paris" is correct
     assert [(r["share"], r["seed"]) for r in records] == [(0.0, 0), (0.0, 1), (1.0, 0), (1.0, 1)]
     assert all(r["optimizer_steps"] == 2 and r["n_examples"] == 4 for r in records)
+
+
+def test_validation_questions_ask_about_no_evaluated_entity_and_train_no_context_arm():
+    kb = build_knowledge_base(6, seed=0)
+    sets = question_sets(kb, 8, 6, seed=0)
+    sets.pop("train")
+    context = context_training_facts(kb, sets, 10, seed=0)
+    abstain = abstention_examples(kb, 4, seed=0)
+    validation = validation_sets(kb, sets, len(context), 5, 8, abstain, seed=0)
+    assert {name: len(examples) for name, examples in validation.items()} == {
+        "context_answerable": 5,
+        "unanswerable": 5,
+        "facts_train": 8,
+        "facts_seen": 8,
+        "facts_paraphrase": 8,
+    }
+    evaluated = {ex.meta["entity"] for examples in sets.values() for ex in examples}
+    validated = [ex for examples in validation.values() for ex in examples]
+    assert not {ex.meta["entity"] for ex in validated} & evaluated
+    trained = {(ex.meta["entity"], ex.meta["attribute"]) for ex in context}
+    assert not {(ex.meta["entity"], ex.meta["attribute"]) for ex in validated} & trained
+    answerable = {(ex.meta["entity"], ex.meta["attribute"]) for ex in validation["context_answerable"]}
+    assert not answerable & {(ex.meta["entity"], ex.meta["attribute"]) for ex in validation["facts_train"]}
+    assert not {ex.meta["entity"] for ex in validation["unanswerable"]} & {ex.meta["entity"] for ex in abstain}
+    assert all(ex.meta["answers"] is None for ex in validation["unanswerable"])
+    assert [ex.reference for ex in validation["facts_paraphrase"]] == [ex.reference for ex in validation["facts_train"]]
+
+
+def test_each_arm_is_swept_on_its_own_data_and_validated_on_its_own_questions():
+    kb = build_knowledge_base(3, seed=0)
+    sets = question_sets(kb, 6, 3, seed=0)
+    trained_on, validated = [], []
+
+    def validate(name, value):
+        def score(model):
+            validated.append(name)
+            return value
+
+        return score
+
+    arms = {
+        "a": SweptArm(sets["train"][:4], 1.0, validate("a", 0.5)),
+        "b": SweptArm(sets["train"][4:], 1.0, validate("b", 0.25)),
+    }
+
+    def config_at(rate, epochs, n):
+        trained_on.append((rate, n))
+        return TrainConfig(method="lora", learning_rate=rate, epochs=epochs, batch_size=4, save=False)
+
+    sweeps, records = hallucination.sweep_arm_rates(
+        "tiny", arms, config_at, [1e-3, 3e-3, 1e-2], 1, progress=lambda line: None
+    )
+    assert trained_on == [(r, 4) for r in (1e-3, 3e-3, 1e-2)] + [(r, 2) for r in (1e-3, 3e-3, 1e-2)]
+    assert validated == ["a"] * 3 + ["b"] * 3
+    assert sweeps["a"].chosen == 3e-3 and sweeps["a"].interior  # all tied: the middle rate
+    assert records["b"]["points"][0]["validation_score"] == 0.25 and "inside the sweep" in records["b"]["note"]
+
+
+def test_a_verdict_on_an_arm_swept_to_its_edge_says_so():
+    edge = SweepResult([1e-3, 3e-3, 1e-2], [0.1, 0.2, 0.3], 1e-2, "high", 1)
+    inside = SweepResult([1e-3, 3e-3, 1e-2], [0.1, 0.3, 0.2], 3e-3, None, 0)
+    roles = {"ft": "fine-tuned", "ft_context_rag": "ctx", "ft_abstain_rag": "fta"}
+    made = [
+        verdict.Verdict(vid, "claim", "inconclusive", 0.0, -0.1, 0.1, "details")
+        for vid in ("03.rag_beats_ft", "03.abstention_cuts_hallucination", "03.unknown_facts_hurt_known")
+    ]
+    hallucination.note_sweep_edges(made, {"fine-tuned": edge, "ctx": inside, "100% unknown": edge}, roles, [0.0, 1.0])
+    by = {v.id: v for v in made}
+    assert len(by["03.rag_beats_ft"].notes) == 1 and "fine-tuned's learning rate 0.01" in by["03.rag_beats_ft"].notes[0]
+    assert not by["03.abstention_cuts_hallucination"].notes  # ctx inside, fta not swept
+    assert "100% unknown" in by["03.unknown_facts_hurt_known"].notes[0]

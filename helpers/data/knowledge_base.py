@@ -407,15 +407,59 @@ def context_training_facts(kb: KnowledgeBase, sets: dict[str, list[Example]], n:
     these arms' training. The order is fixed by `seed`, so the first k of n are the same facts for any n
     (an arm trained on fewer of them uses a prefix).
     """
+    return [fact_example(f, "context_train") for f in _unevaluated_facts(kb, sets, n, seed)]
+
+
+def _unevaluated_facts(kb: KnowledgeBase, sets: dict[str, list[Example]], n: int, seed: int) -> list[Fact]:
+    """The first n facts, in an order fixed by `seed`, of the entities no evaluation set asks about."""
     evaluated = {ex.meta["entity"] for name in EVALUATED_SETS for ex in sets.get(name, [])}
     pool = [f for f in kb.facts if f.entity not in evaluated]
     if not 0 <= n <= len(pool):
         raise ValueError(
-            f"n={n} context-training facts do not fit: {len(pool)} facts belong to entities no evaluation set "
-            "asks about (raise kb_per_kind or lower n_per_set)"
+            f"{n} facts about entities no evaluation set asks about do not fit: there are {len(pool)} "
+            "(raise kb_per_kind or lower n_per_set)"
         )
     rng = random.Random(derived_seed(kb.seed, seed, "context_train"))
-    return [fact_example(f, "context_train") for f in rng.sample(pool, len(pool))[:n]]
+    return rng.sample(pool, len(pool))[:n]
+
+
+def validation_sets(
+    kb: KnowledgeBase,
+    sets: dict[str, list[Example]],
+    n_context: int,
+    n_val: int,
+    n_facts: int,
+    abstain: list[Example],
+    seed: int = 0,
+) -> dict[str, list[Example]]:
+    """Questions that choose learning rates and are never scored, so that no verdict rests on the items
+    its arms were tuned on.
+
+    The facts come after the first n_context of context_training_facts' order (those train the arms
+    fine-tuned with retrieved context), so they belong to entities no evaluation set asks about and
+    are none of those arms' training facts:
+
+    "context_answerable": n_val answerable questions, "unanswerable": n_val questions about
+    nonexistent entities that neither the evaluated unanswerable set nor `abstain` (the abstention
+    training examples) asks about; together they validate the arms fine-tuned with context.
+    "facts_train": n_facts further facts in the training wording, a stand-in for the taught facts: the
+    question/answer arm's sweep fine-tunes on them and is scored on "facts_seen" (the same questions)
+    and "facts_paraphrase" (their paraphrases), never on an evaluated fact.
+    """
+    facts = _unevaluated_facts(kb, sets, n_context + n_val + n_facts, seed)
+    answerable, taught = facts[n_context : n_context + n_val], facts[n_context + n_val :]
+    taken = {ex.meta["entity"] for ex in abstain} | {ex.meta["entity"] for ex in sets.get("unanswerable", [])}
+    unanswerable = [
+        ex for ex in _nonexistent_examples(kb, n_val + len(taken), seed, "validation", bucket=1)
+        if ex.meta["entity"] not in taken
+    ][:n_val]  # fmt: skip
+    return {
+        "context_answerable": [fact_example(f, "validation") for f in answerable],
+        "unanswerable": unanswerable,
+        "facts_train": [fact_example(f, "validation") for f in taught],
+        "facts_seen": [fact_example(f, "validation") for f in taught],
+        "facts_paraphrase": [fact_example(f, "validation", "paraphrase") for f in taught],
+    }
 
 
 def abstention_examples(kb: KnowledgeBase, n: int, seed: int) -> list[Example]:

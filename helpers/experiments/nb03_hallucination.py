@@ -8,8 +8,11 @@ answer is a hallucination, and an empty output is still only empty.
 
 from __future__ import annotations
 
+import dataclasses
+import gc
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +26,7 @@ from ..core.tasks import Example
 from ..core.workload import FineTune, Generation, Workload
 from ..data.knowledge_base import SYSTEM_PROMPT, with_context
 from . import verdict
+from .lr_sweep import SweepResult, sweep_learning_rates
 
 EVAL_SETS = ("seen", "paraphrase", "unseen", "unanswerable", "general")
 IN_DOMAIN = ("seen", "paraphrase", "unseen", "unanswerable")  # questions about the knowledge base's world
@@ -280,6 +284,119 @@ def plot_unknown_share(curve: dict[str, tuple[list[float], list[dict]]], subtitl
 KNOWN_ONLY_MARGIN = 0.05  # accuracy points early stopping may lose to training on known facts only
 
 
+# --- Learning rates: one sweep per trained arm, scored on questions no verdict uses ---
+
+
+@dataclass
+class SweptArm:
+    """What one arm's learning-rate sweep fine-tunes on and how it scores a fine-tune.
+
+    train: the arm's own training set, or a stand-in of the same size and kind where the arm's own
+    facts are evaluated (the question/answer arm: validation_sets' "facts_train"). validate: a score in
+    [0, 1] (higher is better) on validation questions, never on an evaluation set."""
+
+    train: list[Example]
+    epochs: float
+    validate: Callable[[LoadedModel], float]
+
+
+def sweep_arm_rates(
+    model_name: str,
+    arms: dict[str, SweptArm],
+    config_at: Callable[[float, float, int], object],
+    grid: list[float],
+    max_extensions: int,
+    progress: Callable[[str], None] = print,
+) -> tuple[dict[str, SweepResult], dict[str, dict]]:
+    """Sweep each arm's learning rate: fine-tune on its `train` at every rate of `grid` (extended past an edge
+    up to max_extensions times), with `config_at(rate, epochs, n_examples)` as the recipe, and keep the rate
+    whose model validates best. Returns ({arm: sweep}, {arm: the sweep's record for the result file})."""
+    from ..core.training import finetune, merged_for_inference
+
+    sweeps, records = {}, {}
+    for name, arm in arms.items():
+        points = []
+
+        def score(rate: float, arm: SweptArm = arm, name: str = name, points: list = points) -> float:
+            tuned, record = finetune(model_name, arm.train, config_at(rate, arm.epochs, len(arm.train)))
+            value = float(arm.validate(merged_for_inference(tuned)))
+            points.append(
+                {
+                    "learning_rate": rate,
+                    "validation_score": value,
+                    "final_loss": record.final_loss,
+                    "optimizer_steps": record.optimizer_steps,
+                    "train_seconds": record.train_seconds,
+                }
+            )
+            progress(f"{name:>32} lr {rate:<8.3g}: validation {value:.1%}, final loss {record.final_loss:.3f}")
+            del tuned
+            gc.collect()
+            return value
+
+        sweeps[name] = sweep_learning_rates(score, grid, max_extensions=max_extensions)
+        records[name] = {
+            **sweeps[name].to_dict(),
+            "note": sweeps[name].note(name),
+            "points": sorted(points, key=lambda p: p["learning_rate"]),
+        }
+        progress("  " + sweeps[name].note(name))
+    return sweeps, records
+
+
+def validation_accuracy(
+    loaded: LoadedModel,
+    sets: dict[str, list[Example]],
+    retriever: BM25Retriever | None = None,
+    k: int = 2,
+    max_new_tokens: int = 16,
+    batch_size: int = 64,
+) -> float:
+    """Share of correct outcomes over validation question sets (abstaining is correct on unanswerable ones)."""
+    scores = evaluate_sets(loaded, sets, "validation", retriever, k, max_new_tokens, batch_size)
+    return float(pooled(scores, list(sets), "accuracy").mean())
+
+
+# The trained arms each verdict compares (roles of hallucination_verdicts; "low" and "high" are the
+# unknown-share curve's lowest and highest share): a verdict on an arm whose rate is still at an edge
+# of its sweep says so.
+VERDICT_ARMS = {
+    "03.ft_teaches_trained_facts": ("ft",),
+    "03.paraphrase_transfer_gap": ("ft",),
+    "03.ft_still_hallucinates": ("ft",),
+    "03.ft_costs_general_knowledge": ("ft",),
+    "03.rag_beats_ft": ("ft",),
+    "03.abstain_rag_beats_rag": ("ft_abstain_rag",),
+    "03.abstention_cuts_hallucination": ("ft_context_rag", "ft_abstain_rag"),
+    "03.unknown_facts_hurt_known": ("low", "high"),
+    "03.early_stopping_removes_harm": ("high",),
+    "03.early_stopping_matches_known_only": ("low", "high"),
+}
+
+
+def curve_arm(share: float) -> str:
+    """The name of the unknown-share curve's arm for one share (also its sweep's name)."""
+    return f"{share:.0%} unknown"
+
+
+def note_sweep_edges(
+    verdicts: list[verdict.Verdict],
+    sweeps: dict[str, SweepResult],
+    roles: dict[str, str],
+    shares: list[float] | None = None,
+) -> None:
+    """Add to each verdict the edge note of every arm it compares whose chosen rate is still at an edge."""
+    names = dict(roles)
+    if shares:
+        names |= {"low": curve_arm(min(shares)), "high": curve_arm(max(shares))}
+    for v in verdicts:
+        for role in VERDICT_ARMS.get(v.id, ()):
+            sweep = sweeps.get(names.get(role, ""))
+            note = sweep.edge_note(names[role]) if sweep else None
+            if note and note not in v.notes:
+                v.notes.append(note)
+
+
 def hallucination_verdicts(
     results: dict[str, dict[str, SetScores]],
     arms: dict[str, str],
@@ -430,16 +547,17 @@ def unknown_share_curve(
     seeds: list[int],
     max_new_tokens: int = 12,
     batch_size: int = 64,
+    rates: dict[float, float] | None = None,
 ) -> tuple[dict[tuple[float, str], np.ndarray], list[dict]]:
     """Fine-tune once per mix and seed; score held-out known facts after `early_step` optimizer steps
-    and at the end.
+    and at the end. rates: {share: learning rate} (each mix's swept rate); None trains every mix at
+    config's rate.
 
     Returns ({(share, "early" | "long"): per-item correctness, (seeds, items)}, training records). One
     run gives both stopping points: the adapter is copied at the early step and restored for the early
     evaluation. Every mix is trained with the same seeds, so the seed-to-seed variance of training
     reaches the comparisons between mixes.
     """
-    import dataclasses
 
     from ..core.training import AdapterSnapshots, finetune
 
@@ -450,14 +568,22 @@ def unknown_share_curve(
     for share, mix in mixes.items():
         for seed in seeds:
             snapshots = AdapterSnapshots([early_step])
+            rate = rates[share] if rates else config.learning_rate
             tuned, record = finetune(
                 model_name,
                 [qa_example(q) for q in mix],
-                dataclasses.replace(config, seed=seed),
+                dataclasses.replace(config, seed=seed, learning_rate=rate),
                 callbacks=[snapshots],
             )
             summary = record.to_dict()
-            records.append({"share": share, "seed": seed, **{k: summary[k] for k in CURVE_RECORD_FIELDS}})
+            records.append(
+                {
+                    "share": share,
+                    "seed": seed,
+                    "learning_rate": summary["config"]["learning_rate"],
+                    **{k: summary[k] for k in CURVE_RECORD_FIELDS},
+                }
+            )
             for stop in ("long", "early"):
                 if stop == "early":
                     snapshots.restore(tuned.model, early_step)
@@ -555,6 +681,21 @@ def workload(cfg) -> Workload:
         ),
     ]
     eq_generate = dict(generate, new_tokens=EQ_NEW_TOKENS)
+    sweeps = []
+    if cfg.learning_rate is None:  # one sweep per trained arm (sweep_arm_rates), each fine-tune validated once
+        points = len(set(cfg.lr_grid)) + cfg.max_extensions
+        sweeps = [
+            (
+                dataclasses.replace(job, label=job.label + " sweep", count=points * per),
+                Generation(job.label + " sweep", prompts=prompts, prompt_tokens=tokens, count=points * per, **gen),
+            )
+            for job, per, prompts, tokens, gen in (
+                (finetunes[0], 1, 2 * cfg.n_train_facts, QA_PROMPT_TOKENS, generate),
+                (finetunes[1], 1, 2 * cfg.n_val, rag_prompt, generate),
+                (finetunes[2], 1, 2 * cfg.n_val, rag_prompt, generate),
+                (finetunes[3], len(cfg.eq_shares), cfg.eq_n_val, EQ_PROMPT_TOKENS, eq_generate),
+            )
+        ]
     generations = [
         Generation("base", prompts=all_sets, prompt_tokens=QA_PROMPT_TOKENS, **generate),
         Generation("base + RAG", prompts=all_sets, prompt_tokens=rag_prompt, **generate),
@@ -572,9 +713,13 @@ def workload(cfg) -> Workload:
             **eq_generate,
         ),
     ]
+    finetunes += [job for job, _ in sweeps]
+    generations += [job for _, job in sweeps]
     notes = [
         "the unknown-share curve is counted in full; the notebook skips it when the base model knows fewer than "
-        "eq_n_train + 10 of the eq_candidates facts, and evaluates at most eq_n_eval held-out known facts",
+        "eq_n_train + 10 of the eq_candidates facts (+ 4 to validate its sweeps), and evaluates at most eq_n_eval "
+        "held-out known facts",
+        "learning-rate sweeps (learning_rate None) are counted with every extension their max_extensions allows",
         "the sequence lengths are each task's longest training sequence, so the training tokens bound the padded "
         "tokens (length-grouped batches pad less)",
         "not counted: merging each LoRA fine-tune for inference, BM25 retrieval, the closing cell's demo "
