@@ -126,8 +126,8 @@ def fake_training(monkeypatch):
     def finetune(model, examples, config, progress=False):
         calls["finetune"].append(list(examples))
         period = max(ex.meta["period"] for ex in examples)
-        tuned = FakeModel(trained=(*model.trained, period), quantization=None)
-        return tuned, SimpleNamespace(train_seconds=1.0, total_params=1, trainable_params=0)
+        tuned = FakeModel(trained=(*model.trained, period), quantization=None, rate=config.learning_rate)
+        return tuned, SimpleNamespace(train_seconds=1.0, total_params=1, trainable_params=0, final_loss=0.0)
 
     def answer(model, examples, max_new_tokens, batch_size, description):
         calls["answer"].append((description, list(examples)))
@@ -242,3 +242,150 @@ def test_monitor_timing_uses_the_latest_seed():
     canary = {p: {"fires": p == 2} for p in range(3)}
     assert one_and_done.first_firing({0: False, 1: False, 2: False}, canary) == 2
     assert one_and_done.first_firing({0: True, 1: True, 2: False}, canary) == 1  # period 0 is the reference
+
+
+# --- learning rates: swept per strategy on validation questions that are never scored -----------------------
+
+
+def test_validation_questions_are_never_evaluated_and_a_leak_is_refused():
+    world, evals, canaries = small_world_inputs()
+    validation = {p: dw.validation_set(world, p, 40) for p in range(world.n_periods)}
+    evaluated = {ex.last_user_message for by_kind in evals.values() for exs in by_kind.values() for ex in exs}
+    assert all(validation.values())
+    assert not evaluated & {ex.last_user_message for exs in validation.values() for ex in exs}
+    assert validation[1] != dw.canary_set(world, 1, 40, seed=0)  # its own draw, in the canary's wordings
+    pools = one_and_done.question_pools(evals, canaries, validation)
+    assert all(
+        row["validation_in_eval"] == 0 and row["validation"] == len(validation[int(p)]) for p, row in pools.items()
+    )
+    leaky = {**validation, 1: validation[1][:4] + evals[2]["unchanged"][:1]}  # evaluated in another period
+    with pytest.raises(ValueError, match="validation question"):
+        one_and_done.question_pools(evals, canaries, leaky)
+
+
+@pytest.fixture
+def rate_sensitive_training(fake_training, monkeypatch):
+    """fake_training, where a model answers right only when every fine-tune behind it ran at the role's best
+    rate: 3e-3 for period 0, 1e-2 (the grid's top: the sweep extends to 3e-2, which scores worse) for period 1."""
+    calls, _ = fake_training
+    best = {0: 3e-3, 1: 1e-2, 2: 1e-2}
+
+    def finetune(model, examples, config, progress=False):
+        calls["finetune"].append((config.learning_rate, list(examples)))
+        period = max(ex.meta["period"] for ex in examples)
+        good = getattr(model, "good", True) and config.learning_rate == best[period]
+        tuned = FakeModel(trained=(*getattr(model, "trained", ()), period), quantization=None, good=good)
+        return tuned, SimpleNamespace(train_seconds=1.0, total_params=1, trainable_params=0, final_loss=0.0)
+
+    def answer(model, examples, max_new_tokens, batch_size, description):
+        calls["answer"].append((description, list(examples)))
+        return [ex.reference if model.good else "no idea" for ex in examples]
+
+    monkeypatch.setattr(one_and_done, "finetune", finetune)
+    monkeypatch.setattr(one_and_done, "answer", answer)
+    return calls
+
+
+def sweep_world(world, fixed_rate=None):
+    config = TrainConfig(method="lora", seed=0, save=False)
+    return one_and_done.sweep_world_rates(
+        "tiny", world, config, fixed_rate, [1e-3, 3e-3, 1e-2], 1, 16, 8, 0.5, 6, 8, 8, progress=lambda line: None
+    )
+
+
+def test_world_sweeps_choose_each_rate_on_validation_questions_only(rate_sensitive_training):
+    calls = rate_sensitive_training
+    world, evals, canaries = small_world_inputs()
+    chosen = sweep_world(world)
+    assert chosen.rates == {"initial": 3e-3, "new_only": 1e-2, "replay": 1e-2}
+    assert chosen.sweeps["initial"].interior and chosen.sweeps["initial"].extensions == 0
+    assert chosen.sweeps["replay"].rates == [1e-3, 3e-3, 1e-2, 3e-2]  # extended once past the high edge
+    assert chosen.sweeps["replay"].interior
+    assert len(calls["finetune"]) == 3 + 4 + 4
+    validation = {p: dw.validation_set(world, p, 6) for p in (0, 1)}
+    answered = [examples for _, examples in calls["answer"]]
+    assert all(examples in (validation[0], validation[1]) for examples in answered)
+    evaluated = {ex.last_user_message for by_kind in evals.values() for exs in by_kind.values() for ex in exs}
+    assert not evaluated & {ex.last_user_message for examples in answered for ex in examples}
+    record = chosen.records["replay"]
+    assert record["chosen"] == 1e-2 and "inside the sweep" in record["note"] and len(record["points"]) == 4
+    assert [line.split(":")[0] for line in chosen.notes("world")] == ["world"] * 3
+    # every strategy then trains at its own rate; the monitored one at replay's
+    calls["finetune"].clear()
+    _, strategies, _, _ = one_and_done.simulate_world(
+        "tiny",
+        world,
+        evals,
+        canaries,
+        {0: False, 1: True, 2: True},
+        TrainConfig(method="lora", seed=0, save=False),
+        16,
+        8,
+        0.5,
+        2,
+        8,
+        8,
+        rates=chosen.rates,
+    )
+    rates = {s.name: {p: c["learning_rate"] for p, c in s.retrain_sets.items()} for s in strategies.values()}
+    assert rates["new data only"] == {0: 3e-3, 1: 1e-2, 2: 1e-2} and rates["fine-tuned once"] == {0: 3e-3}
+    assert rates["retrain when monitor fires"] == rates["with replay"]
+    table = {row["strategy"]: row for row in one_and_done.cost_table(strategies)}
+    assert table["with replay"]["learning rate per training"] == {"0": 3e-3, "1": 1e-2, "2": 1e-2}
+
+
+def test_a_fixed_rate_sweeps_nothing(rate_sensitive_training):
+    calls = rate_sensitive_training
+    world, _, _ = small_world_inputs()
+    chosen = sweep_world(world, fixed_rate=3e-3)
+    assert chosen.rates == {"initial": 3e-3, "new_only": 3e-3, "replay": 3e-3}
+    assert not chosen.sweeps and not chosen.records and not calls["finetune"] and not calls["answer"]
+    clinc = one_and_done.sweep_clinc_rates("tiny", [], TrainConfig(), 1e-3, [1e-3, 3e-3, 1e-2], 1, 0.5, 8, 8)
+    assert clinc.rates == {"initial": 1e-3, "new_only": 1e-3, "replay": 1e-3} and not calls["finetune"]
+
+
+def test_clinc_sweeps_score_validation_requests_only(rate_sensitive_training, tmp_path):
+    from helpers.data import clinc150
+
+    calls = rate_sensitive_training
+    texts = {
+        split: [[f"{split} {label} {i}", label] for label in "abcd" for i in range(6)]
+        for split in ("train", "val", "test")
+    }
+    folder = tmp_path / "clinc150"
+    folder.mkdir()
+    (folder / "data_full.json").write_text(__import__("json").dumps(texts))
+    periods = clinc150.intents_over_time(clinc150.load_clinc150(folder), 2, 2, 4, 3, seed=0, n_val_per_intent=2)
+    for period in periods:
+        assert {ex.meta["period"] for ex in period["train"]} == {period["period"]}
+    chosen = one_and_done.sweep_clinc_rates(
+        "tiny", periods, TrainConfig(seed=0), None, [1e-3, 3e-3, 1e-2], 1, 0.5, 8, 8, progress=lambda line: None
+    )
+    assert chosen.rates == {"initial": 3e-3, "new_only": 1e-2, "replay": 1e-2}
+    answered = {ex.last_user_message for _, examples in calls["answer"] for ex in examples}
+    assert answered and all(text.startswith("val ") for text in answered)
+    assert len(periods[1]["val_all"]) == 4 * 2 and len(periods[0]["val_all"]) == 2 * 2
+
+
+def test_a_verdict_reading_an_edge_rate_says_so():
+    sweep = SimpleNamespace(edge_note=lambda arm: f"{arm}'s learning rate is at an edge")
+    inside = SimpleNamespace(edge_note=lambda arm: None)
+    scores = world_scores(once_last=0.0, replay_last=1.0, new_only_unchanged=0.0)
+    verdicts = one_and_done.maintenance_verdicts(
+        scores,
+        2,
+        WORLD_KINDS,
+        "cpu",
+        WORLD_STRATEGIES,
+        2,
+        2,
+        monitor_first=1,
+        sweeps={"world": {"initial": inside, "new_only": inside, "replay": sweep}},
+    )
+    noted = {v.id for v in verdicts if any("at an edge" in note for note in v.notes)}
+    assert noted == {"04.retraining_restores", "04.replay_prevents_forgetting"}
+    assert "with replay's learning rate" in verdict_by_id(verdicts, "04.retraining_restores").notes[-1]
+
+
+def verdict_by_id(verdicts, verdict_id):
+    return next(v for v in verdicts if v.id == verdict_id)

@@ -49,11 +49,15 @@ def test_every_profile_counts_positive_jobs_of_its_own_model(notebook, profile):
 def test_03_counts_three_arms_per_seed_and_one_curve_run_per_mix_and_seed():
     cfg = settings("hallucination", "cpu")
     work = nb03.workload(cfg)
-    assert work.n_finetunes == 3 * len(cfg.seeds) + len(cfg.eq_shares) * len(cfg.seeds)
+    points = len(cfg.lr_grid) + cfg.max_extensions  # a sweep's fine-tunes, every extension counted
+    arms = 3 + len(cfg.eq_shares)  # each trained arm and each mix of the curve is swept once
+    assert work.n_finetunes == arms * len(cfg.seeds) + arms * points
     result = published("03_hallucination")
     assert result["parameters"]["seeds"] == cfg.seeds and result["parameters"]["eq_shares"] == cfg.eq_shares
     runs = result["metrics"]["training"] + result["metrics"]["curve_training"]
-    assert work.n_finetunes == len(runs)
+    sweep_runs = [p for sweep in result["metrics"].get("sweeps", {}).values() for p in sweep["points"]]
+    assert len(runs) == arms * len(cfg.seeds) and len(sweep_runs) <= arms * points
+    assert len(result["metrics"]["sweeps"]) == arms
     jobs = by_label(work)
     for record in result["metrics"]["training"]:
         job = jobs[record["arm"]]
@@ -76,9 +80,27 @@ def test_04_counts_each_seeds_period0_fine_tune_and_two_retrains_per_later_perio
     world = ("period-0 fine-tune", "new data only", "with replay")
     assert sum(jobs[label].count for label in world) == seeds * (1 + 2 * later)
     assert jobs["retrain when monitor fires"].count == seeds * (later - 1)  # at most; 0 when it adopts replay's
-    clinc = [job for job in work.finetunes if job.label.startswith("CLINC150")]
+    clinc = [job for job in work.finetunes if job.label.startswith("CLINC150 period")]
     assert sum(job.count for job in clinc) == seeds * (1 + 2 * (cfg.clinc_periods - 1))
-    assert work.n_finetunes == seeds * (1 + 2 * later) + seeds * (later - 1) + seeds * (2 * cfg.clinc_periods - 1)
+    # learning_rate None: three sweeps per domain (period 0, then new data only and with replay at period 1), once
+    assert cfg.learning_rate is None
+    points = len(cfg.lr_grid) + cfg.max_extensions
+    sweeps = {job.label: job.count for job in work.finetunes if " sweep (" in job.label}
+    assert sweeps == {
+        f"{domain} sweep ({name})": points
+        for domain in ("world", "CLINC150")
+        for name in ("period-0 fine-tune", "new data only", "with replay")
+    }
+    per_seed = seeds * (1 + 2 * later) + seeds * (later - 1) + seeds * (2 * cfg.clinc_periods - 1)
+    assert work.n_finetunes == per_seed + 6 * points
+    gens = {g.label: g for g in work.generations}
+    assert gens["world sweep validation, period 1"].count == 2 * points
+    assert (
+        gens["CLINC150 sweep validation, period 1"].prompts
+        == 2 * cfg.clinc_intents_per_period * cfg.clinc_val_per_intent
+    )
+    fixed = nb04.workload(settings("one_and_done", "cpu", learning_rate=3e-3))
+    assert fixed.n_finetunes == per_seed and not any("sweep" in g.label for g in fixed.generations)
 
     result = published("04_one_and_done")
     assert result["parameters"]["seeds"] == cfg.seeds and result["parameters"]["n_periods"] == cfg.n_periods
@@ -134,6 +156,11 @@ def test_05_gpu_fine_tunes_every_model():
 # --- (b) the seeds drive the fine-tunes; other parameters move their own jobs ------------------------------
 
 
+def is_sweep(label: str) -> bool:
+    """A learning-rate sweep's job: its rates run once, on the first seed."""
+    return label.endswith(" sweep") or " sweep " in label or " sweep (" in label
+
+
 def runs_once(notebook: str, label: str) -> bool:
     """Generation passes that do not repeat per seed: the base model's, the prompted arms, the serving probes,
     and notebook 04's retrieval strategy (capped at retrieval_seeds, which both profiles reach)."""
@@ -150,11 +177,12 @@ def test_doubling_the_seeds_doubles_every_fine_tune_and_each_seeds_evaluations(n
     cfg = settings(notebook, profile)
     one = NOTEBOOKS[notebook].workload(cfg)
     two = NOTEBOOKS[notebook].workload(settings(notebook, profile, seeds=cfg.seeds + [s + 100 for s in cfg.seeds]))
-    assert two.n_finetunes == 2 * one.n_finetunes
-    assert two.training_tokens == 2 * one.training_tokens
+    swept = [job.count for job in one.finetunes if is_sweep(job.label)]  # a sweep runs on the first seed only
+    assert two.n_finetunes - sum(swept) == 2 * (one.n_finetunes - sum(swept))
     assert [g.label for g in one.generations] == [g.label for g in two.generations]
     for a, b in zip(one.generations, two.generations):
-        assert b.count == (a.count if runs_once(notebook, a.label) else 2 * a.count), a.label
+        once = runs_once(notebook, a.label) or is_sweep(a.label)
+        assert b.count == (a.count if once else 2 * a.count), a.label
     assert any(runs_once(notebook, g.label) for g in one.generations)
 
 

@@ -77,7 +77,13 @@ def _key(text: str) -> str:
 
 
 def intents_over_time(
-    data: dict, n_periods: int, intents_per_period: int, n_train_per_intent: int, n_eval_per_intent: int, seed: int = 0
+    data: dict,
+    n_periods: int,
+    intents_per_period: int,
+    n_train_per_intent: int,
+    n_eval_per_intent: int,
+    seed: int = 0,
+    n_val_per_intent: int = 0,
 ) -> list[dict]:
     """Periods in which new intents arrive: period p adds `intents_per_period` intents (seeded choice).
 
@@ -91,6 +97,11 @@ def intents_over_time(
     same in every period (its sample is drawn once) while the prompt grows; a model fine-tuned in an
     earlier period meets a longer label list later, which is part of the drift. Test texts that also
     occur in the train split (compared lowercased, whitespace collapsed) are never used for evaluation.
+
+    "val_new", "val_old" and "val_all" hold n_val_per_intent examples of each new / earlier / known intent from
+    the upstream val split, minus any text that also occurs in the train or test split: the requests a
+    learning-rate sweep is scored on, never a training or evaluation request. They are drawn with their own
+    random stream, so the train and evaluation samples do not depend on n_val_per_intent.
     """
     labels = sorted({row["label"] for row in data["train"]})
     needed = n_periods * intents_per_period
@@ -111,7 +122,9 @@ def intents_over_time(
                 texts.append(row["text"])
         return texts
 
-    train_sample, eval_sample = {}, {}
+    train_sample, eval_sample, val_sample = {}, {}, {}
+    val_rng = random.Random(f"{seed}:val")
+    train_and_test = train_texts | {_key(row["text"]) for row in data["test"]}
     for label in arriving:
         train_pool, eval_pool = pool("train", label, set()), pool("test", label, train_texts)
         if n_train_per_intent > len(train_pool) or n_eval_per_intent > len(eval_pool):
@@ -121,6 +134,10 @@ def intents_over_time(
             )
         train_sample[label] = rng.sample(train_pool, n_train_per_intent)
         eval_sample[label] = rng.sample(eval_pool, n_eval_per_intent)
+        val_pool = pool("val", label, train_and_test)
+        if n_val_per_intent > len(val_pool):
+            raise ValueError(f"intent {label!r} has {len(val_pool)} usable val texts; asked for {n_val_per_intent}")
+        val_sample[label] = val_rng.sample(val_pool, n_val_per_intent)
 
     arrived = {label: i // intents_per_period for i, label in enumerate(arriving)}
     periods = []
@@ -138,6 +155,7 @@ def intents_over_time(
 
         old = sorted(arriving[: p * intents_per_period])
         eval_new, eval_old = examples(new, eval_sample, "test"), examples(old, eval_sample, "test")
+        val_new, val_old = examples(new, val_sample, "val"), examples(old, val_sample, "val")
         periods.append(
             {
                 "period": p,
@@ -147,6 +165,9 @@ def intents_over_time(
                 "eval_new": eval_new,
                 "eval_old": eval_old,
                 "eval_all": eval_old + eval_new,
+                "val_new": val_new,
+                "val_old": val_old,
+                "val_all": val_old + val_new,
             }
         )
     return periods

@@ -491,6 +491,17 @@ def canary_set(world: World, period: int, n: int, seed: int) -> list[Example]:
     return period_examples(world, period, n, seed, kind="all", weighting="balanced", split="canary")
 
 
+VALIDATION_SEED = 500  # a period's validation draw uses seed VALIDATION_SEED + period, apart from the canary's
+
+
+def validation_set(world: World, period: int, n: int) -> list[Example]:
+    """Up to n labelled validation questions of one period (any fact, answers as of `period`), the questions a
+    learning-rate sweep is scored on. They use the canary's templates (TEMPLATE_SPLITS["canary"]), which are
+    never scored as evaluation, so no validation question is an evaluation or training question; a validation
+    question may coincide with a canary question (the canary is not scored either)."""
+    return period_examples(world, period, n, VALIDATION_SEED + period, kind="all", weighting="balanced", split="canary")
+
+
 def as_of(world: World, example: Example, period: int) -> Example:
     """The same question (fact, wording, template) asked in another period, with that period's answer:
     pairs a changed fact's question now with the question it was when the model was trained."""

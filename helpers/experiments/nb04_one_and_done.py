@@ -11,7 +11,11 @@ Design points (each checked by tests/test_one_and_done.py or tests/test_drift_wo
 - the monitored strategy decides from the label-free drift monitor and a labelled canary drawn from a
   separate pool of questions, never from an evaluated item;
 - "with replay" and "new data only" retrain on the same number of examples (replay swaps part of the
-  new examples for old ones that still hold), in the simulated business and on CLINC150.
+  new examples for old ones that still hold), in the simulated business and on CLINC150;
+- learning rates are swept per strategy before the seeds run (`sweep_world_rates`, `sweep_clinc_rates`):
+  the period-0 fine-tune's on period-0 validation questions, each retraining strategy's at period 1 on its
+  own retraining set and period-1 validation questions. Validation questions are never scored: the
+  world's are in the canary's templates, CLINC150's come from its upstream val split.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ import copy
 import math
 import random
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -33,6 +38,7 @@ from ..core.tasks import Example
 from ..core.training import TrainConfig, finetune, load_for_training, merged_for_inference
 from ..core.workload import FineTune, Generation, Workload
 from . import verdict
+from .lr_sweep import SweepResult, sweep_keeping_best, sweep_learning_rates
 
 
 @dataclass
@@ -79,7 +85,7 @@ class Strategy:
         self.retrains.append(period)
         self.train_seconds += record.train_seconds
         self.examples_used += len(examples)
-        self.retrain_sets[period] = composition(examples, period)
+        self.retrain_sets[period] = composition(examples, period, config.learning_rate)
 
     def adopt(self, other: "Strategy", period: int, seconds: float, examples: int) -> None:
         """Take over another strategy's freshly trained model when this one would have trained the same
@@ -91,10 +97,11 @@ class Strategy:
         self.retrain_sets[period] = dict(other.retrain_sets[period])
 
 
-def composition(examples: list[Example], period: int) -> dict:
-    """How many examples a retraining set has, and how many are new (from `period`) or replayed."""
+def composition(examples: list[Example], period: int, learning_rate: float | None = None) -> dict:
+    """How many examples a retraining set has, how many are new (from `period`) or replayed, and the learning
+    rate it was trained at (None: the method's default)."""
     new = sum(ex.meta.get("period") == period for ex in examples)
-    return {"examples": len(examples), "new": new, "replayed": len(examples) - new}
+    return {"examples": len(examples), "new": new, "replayed": len(examples) - new, "learning_rate": learning_rate}
 
 
 def stack_seeds(runs: list[PeriodScores]) -> PeriodScores:
@@ -178,6 +185,7 @@ def maintenance_verdicts(
     clinc: PeriodScores | None = None,
     monitor_first: int | None = None,
     clinc_chance: float | None = None,
+    sweeps: dict[str, dict[str, SweepResult]] | None = None,
 ) -> list[verdict.Verdict]:
     """The sub-claims. Decay compares like with like: unchanged facts at period 0 and at the last period
     (different questions, as each period's customers word them: an independent-samples comparison), and
@@ -185,7 +193,9 @@ def maintenance_verdicts(
     last period (paired). The strategy comparisons are paired on the same questions of the last period;
     replay and new-only retrain on equal numbers of examples.
 
-    names maps roles to strategy names: once, new_only, replay, retrieval, monitored.
+    names maps roles to strategy names: once, new_only, replay, retrieval, monitored. sweeps: {"world" or
+    "clinc150": {role: its learning-rate sweep}} (ChosenRates.sweeps); a verdict reading a strategy whose rate
+    is still at an edge of its sweep says so (SWEEPS_READ).
     """
     once, new_only, replay = names["once"], names["new_only"], names["replay"]  # strategy names by role
     by_kind = world_scores.scores[once]
@@ -264,7 +274,27 @@ def maintenance_verdicts(
                 clinc_chance,
                 {name: stats.summarize(clinc.scores[name][p]["old"]) for name in (replay, new_only)},
             )
+    for v in out:
+        for domain, role in SWEEPS_READ.get(v.id, ()):
+            sweep = (sweeps or {}).get(domain, {}).get(role)
+            note = sweep and sweep.edge_note(f"{'CLINC150 ' if domain == 'clinc150' else ''}{SWEPT[role]}")
+            if note:
+                v.notes.append(note)
     return out
+
+
+# The swept rates each verdict's comparison depends on: (domain, role). The decay and timing verdicts read the
+# once-trained model (the period-0 fine-tune); the comparisons read the strategies they compare.
+_DECAY = (("world", "initial"),)
+SWEEPS_READ: dict[str, tuple[tuple[str, str], ...]] = {
+    "04.once_trained_decays": _DECAY,
+    "04.once_trained_decays.changed_facts": _DECAY,
+    "04.retraining_restores": (("world", "initial"), ("world", "replay")),
+    "04.replay_prevents_forgetting": (("world", "new_only"), ("world", "replay")),
+    "04.drift_monitor_in_time": _DECAY,
+    "04.monitor_or_canary_in_time": _DECAY,
+    "04.clinc.replay_keeps_old_intents": (("clinc150", "new_only"), ("clinc150", "replay")),
+}
 
 
 def _timing_verdict(
@@ -328,11 +358,18 @@ def latest_firing(firings: list[int | None]) -> int | None:
     return None if any(f is None for f in firings) else max(firings)
 
 
-def question_pools(evals: dict[int, dict[str, list[Example]]], canaries: dict[int, list[Example]]) -> dict:
+def question_pools(
+    evals: dict[int, dict[str, list[Example]]],
+    canaries: dict[int, list[Example]],
+    validation: dict[int, list[Example]] | None = None,
+) -> dict:
     """What the result file records about the question pools: per period, the evaluated questions per
     kind, the canary questions and how many canary questions are also evaluated (0 by design; a
-    ValueError otherwise, so the monitored strategy can never decide on an evaluated item)."""
+    ValueError otherwise, so the monitored strategy can never decide on an evaluated item). With
+    `validation` ({period: the questions a learning-rate sweep scores}), also their number and how many are
+    evaluated in any period (0 by design; a ValueError otherwise, so no rate is chosen on a scored item)."""
     out = {}
+    every_evaluated = {ex.last_user_message for by_kind in evals.values() for exs in by_kind.values() for ex in exs}
     for period, by_kind in evals.items():
         evaluated = {ex.last_user_message for exs in by_kind.values() for ex in exs}
         shared = sum(ex.last_user_message in evaluated for ex in canaries[period])
@@ -343,6 +380,11 @@ def question_pools(evals: dict[int, dict[str, list[Example]]], canaries: dict[in
             "canary": len(canaries[period]),
             "canary_in_eval": shared,
         }
+        if validation is not None and period in validation:
+            leaked = sum(ex.last_user_message in every_evaluated for ex in validation[period])
+            if leaked:
+                raise ValueError(f"period {period}: {leaked} validation question(s) are also evaluation questions")
+            out[str(period)] |= {"validation": len(validation[period]), "validation_in_eval": leaked}
     return out
 
 
@@ -362,6 +404,204 @@ class _Predictions:
         return self._cache[cache_key]
 
 
+# --- Learning rates: one sweep per strategy, on the first seed, scored on validation questions only ---------
+
+RATE_ROLES = ("initial", "new_only", "replay")  # the period-0 fine-tune, then each retraining strategy
+SWEPT = {"initial": "period-0 fine-tune", "new_only": "new data only", "replay": "with replay"}
+
+
+@dataclass
+class ChosenRates:
+    """The learning rate each role trains at in every seed and period ("retrain when monitor fires" trains at
+    "replay"'s: it does what replay does), the sweeps that chose them (none for a fixed rate) and their records
+    for the result file. The sweeps' fine-tunes are not reused: every seed trains its own models (the first
+    seed's period-0 fine-tune repeats the sweep's chosen one: one fine-tune per domain, for simplicity)."""
+
+    rates: dict[str, float | None]
+    sweeps: dict[str, SweepResult] = field(default_factory=dict)
+    records: dict[str, dict] = field(default_factory=dict)
+
+    @classmethod
+    def fixed(cls, rate: float | None) -> "ChosenRates":
+        return cls({role: rate for role in RATE_ROLES})
+
+    def notes(self, domain: str) -> list[str]:
+        return [f"{domain}: {record['note']}" for record in self.records.values()]
+
+
+def period0_finetune(model_name: str, examples: list[Example], config: TrainConfig) -> tuple:
+    """The period-0 fine-tune: (model, record, the base model's info() as loaded for it)."""
+    base = load_for_training(model_name, config.method)  # as finetune would
+    model_info = base.info()
+    tuned, record = finetune(base, examples, config, progress=False)
+    if base.quantization:  # info() counts 4-bit weights packed; peft counts them unpacked (and adds the adapter)
+        model_info["parameters"] = record.total_params - record.trainable_params
+    return tuned, record, model_info
+
+
+def _point(rate: float, score: float, record) -> dict:
+    return {
+        "learning_rate": rate,
+        "validation_accuracy": score,
+        "final_loss": record.final_loss,
+        "train_seconds": record.train_seconds,
+    }
+
+
+def sweep_roles(
+    config: TrainConfig,
+    train_initial: Callable[[TrainConfig], tuple],
+    validate_initial: Callable[[LoadedModel], float],
+    retrain_sets: dict[str, list[Example]],
+    validate_retrained: Callable[[LoadedModel], float],
+    grid: list[float],
+    max_extensions: int,
+    progress: Callable[[str], None] = print,
+) -> ChosenRates:
+    """Sweep the period-0 fine-tune's rate (`train_initial(config)` returns a tuple whose first two items are
+    the model and its TrainRecord; scored by `validate_initial`), keep the chosen fine-tune, then sweep each
+    role of `retrain_sets` ({role: its period-1 retraining set}) continuing from that fine-tune, scored by
+    `validate_retrained`. Both scorers must read validation questions only."""
+    chosen = ChosenRates({})
+
+    def record(role: str, sweep: SweepResult, points: list[dict]) -> None:
+        chosen.rates[role], chosen.sweeps[role] = sweep.chosen, sweep
+        name = SWEPT[role]
+        chosen.records[role] = {
+            **sweep.to_dict(),
+            "note": sweep.note(name),
+            "points": sorted(points, key=lambda point: point["learning_rate"]),
+        }
+
+    points: list[dict] = []
+
+    def fit_initial(rate: float):
+        start = train_initial(replace(config, learning_rate=rate))
+        score = validate_initial(start[0])
+        points.append(_point(rate, score, start[1]))
+        progress(f"{SWEPT['initial']:>18} lr {rate:<8.3g}: validation accuracy {score:.1%}")
+        return score, start
+
+    sweep, start = sweep_keeping_best(fit_initial, grid, max_extensions)
+    record("initial", sweep, points)
+    for role, examples in retrain_sets.items():
+        sweep, points = _sweep_retrain(
+            role, start[0], examples, config, validate_retrained, grid, max_extensions, progress
+        )
+        record(role, sweep, points)
+    return chosen
+
+
+def _sweep_retrain(role, start, examples, config, validate, grid, max_extensions, progress):
+    points: list[dict] = []
+
+    def score(rate: float) -> float:
+        tuned, train_record = finetune(
+            copy.deepcopy(start), examples, replace(config, learning_rate=rate), progress=False
+        )
+        value = validate(tuned)
+        points.append(_point(rate, value, train_record))
+        progress(f"{SWEPT[role]:>18} lr {rate:<8.3g}: validation accuracy {value:.1%}")
+        return value
+
+    return sweep_learning_rates(score, grid, max_extensions), points
+
+
+def sweep_world_rates(
+    model_name: str,
+    world,
+    config: TrainConfig,
+    fixed_rate: float | None,
+    grid: list[float],
+    max_extensions: int,
+    n_train0: int,
+    n_new: int,
+    replay_share: float,
+    n_val: int,
+    max_new_tokens: int,
+    batch_size: int,
+    progress: Callable[[str], None] = print,
+) -> ChosenRates:
+    """The simulated business's learning rates. With `fixed_rate` (a float) every role trains at it and
+    nothing is swept. Otherwise, on `config`'s seed (the first): the period-0 fine-tune's rate on period-0
+    validation questions (drift_world.validation_set), then from its chosen model "new data only"'s rate on
+    its period-1 set and "with replay"'s on its mixed set, both on period-1 validation questions. The
+    training sets are the ones simulate_world builds for that seed."""
+    from ..data.drift_world import replay_mix, training_set, validation_set
+
+    if fixed_rate is not None:
+        return ChosenRates.fixed(fixed_rate)
+    first = training_set(world, 0, n_train0, seed=config.seed)
+    retrain_sets = {}
+    if world.n_periods > 1:
+        new = training_set(world, 1, n_new, seed=config.seed + 1, since=0)
+        retrain_sets = {"new_only": new, "replay": replay_mix(new, first, replay_share, seed=config.seed + 1)}
+
+    def validate(period: int) -> Callable[[LoadedModel], float]:
+        questions = validation_set(world, period, n_val)
+        description = f"validation, period {period}"
+        return lambda model: float(
+            qa_correct(answer(model, questions, max_new_tokens, batch_size, description), questions).mean()
+        )
+
+    return sweep_roles(
+        config,
+        lambda trial: period0_finetune(model_name, first, trial),
+        validate(0),
+        retrain_sets,
+        validate(1) if world.n_periods > 1 else None,
+        grid,
+        max_extensions,
+        progress,
+    )
+
+
+def sweep_clinc_rates(
+    model_name: str,
+    periods: list[dict],
+    config: TrainConfig,
+    fixed_rate: float | None,
+    grid: list[float],
+    max_extensions: int,
+    replay_share: float,
+    max_new_tokens: int,
+    batch_size: int,
+    progress: Callable[[str], None] = print,
+) -> ChosenRates:
+    """CLINC150's learning rates, as sweep_world_rates: the period-0 fine-tune's on period 0's validation
+    requests ("val_all", from the upstream val split), then "new data only"'s and "with replay"'s at
+    period 1 on period 1's validation requests (every intent known then)."""
+    if fixed_rate is not None:
+        return ChosenRates.fixed(fixed_rate)
+    retrain_sets = {}
+    if len(periods) > 1:
+        new = periods[1]["train"]
+        mixed = clinc_replay_set(
+            new, periods[0]["train"], periods[1]["all_intents"], replay_share, seed=config.seed + 1
+        )
+        retrain_sets = {"new_only": new, "replay": mixed}
+
+    def validate(period: dict) -> Callable[[LoadedModel], float]:
+        requests, labels = period["val_all"], period["all_intents"]
+        if not requests:
+            raise ValueError("CLINC150 sweeps need validation requests: pass n_val_per_intent to intents_over_time")
+        description = f"validation, period {period['period']}"
+        return lambda model: float(
+            label_correct(answer(model, requests, max_new_tokens, batch_size, description), requests, labels).mean()
+        )
+
+    return sweep_roles(
+        config,
+        lambda trial: finetune(model_name, periods[0]["train"], trial, progress=False),
+        validate(periods[0]),
+        retrain_sets,
+        validate(periods[1]) if len(periods) > 1 else None,
+        grid,
+        max_extensions,
+        progress,
+    )
+
+
 def simulate_world(
     model_name: str,
     world,
@@ -376,6 +616,7 @@ def simulate_world(
     max_new_tokens: int,
     batch_size: int,
     with_retrieval: bool = True,
+    rates: dict[str, float | None] | None = None,
 ):
     """Run every strategy through the periods of a drift world; return (PeriodScores, strategies, canary,
     model_info), model_info being the base model's info() as loaded for the period-0 fine-tune.
@@ -391,20 +632,18 @@ def simulate_world(
     from evals, answered by the monitored strategy's deployed model before it decides whether to retrain;
     its period-0 accuracy is the baseline. canary: {period: {"accuracy", "n", "fires"}}.
     with_retrieval=False skips scoring the retrieval strategy (it feeds no verdict; saves its long prompts).
+    rates: {role: learning rate} for RATE_ROLES (ChosenRates.rates; None: config's rate for all); the
+    monitored strategy retrains at "replay"'s.
     """
     from ..data.drift_world import replay_mix, training_set, with_catalog_context
 
     names = WORLD_STRATEGIES
+    at = _configs(config, rates)
     first = training_set(world, 0, n_train0, seed=config.seed)
-    base = load_for_training(model_name, config.method)  # as finetune would
-    model_info = base.info()
-    base0, record = finetune(base, first, config, progress=False)
-    if base.quantization:  # info() counts 4-bit weights packed; peft counts them unpacked (and adds the adapter)
-        model_info["parameters"] = record.total_params - record.trainable_params
-    del base
+    base0, record, model_info = period0_finetune(model_name, first, at["initial"])
     strategies = {role: Strategy(name, base0, [0], record.train_seconds, len(first)) for role, name in names.items()}
     for strategy in strategies.values():
-        strategy.retrain_sets[0] = composition(first, 0)
+        strategy.retrain_sets[0] = composition(first, 0, at["initial"].learning_rate)
     old_pool = list(first)
     scores = PeriodScores()
     canary: dict[int, dict] = {}
@@ -424,15 +663,15 @@ def simulate_world(
         if period > 0:
             new = training_set(world, period, n_new, seed=config.seed + period, since=period - 1)
             mixed = replay_mix(new, old_pool, replay_share, seed=config.seed + period)
-            strategies["new_only"].continue_training(new, config, period)
+            strategies["new_only"].continue_training(new, at["new_only"], period)
             replay = strategies["replay"]
             before = replay.train_seconds
-            replay.continue_training(mixed, config, period)
-            if fired:
-                if monitored.retrains == replay.retrains[:-1]:  # same start, same data, same seed: the same model
+            replay.continue_training(mixed, at["replay"], period)
+            if fired:  # same start, same data, same seed, same rate: the same model
+                if monitored.retrains == replay.retrains[:-1]:
                     monitored.adopt(replay, period, replay.train_seconds - before, len(mixed))
                 else:
-                    monitored.continue_training(mixed, config, period)
+                    monitored.continue_training(mixed, at["replay"], period)
             old_pool += new
         kinds = list(evals[period])
         for role, strategy in strategies.items():
@@ -459,16 +698,26 @@ CLINC_STRATEGIES = {"once": "fine-tuned once", "new_only": "new data only", "rep
 
 
 def simulate_clinc(
-    model_name: str, periods: list[dict], config: TrainConfig, replay_share: float, max_new_tokens: int, batch_size: int
+    model_name: str,
+    periods: list[dict],
+    config: TrainConfig,
+    replay_share: float,
+    max_new_tokens: int,
+    batch_size: int,
+    rates: dict[str, float | None] | None = None,
 ):
     """Intents arriving over time: fine-tune on the first period's intents, then per period train
     "new data only" on the new intents' examples and "with replay" on as many examples, a
-    replay_share of them old ones (clinc_replay_set). Scores on old and new intents."""
-    base0, record = finetune(model_name, periods[0]["train"], config, progress=False)
+    replay_share of them old ones (clinc_replay_set). Scores on old and new intents. rates as in
+    simulate_world."""
+    at = _configs(config, rates)
+    base0, record = finetune(model_name, periods[0]["train"], at["initial"], progress=False)
     strategies = {
         role: Strategy(name, base0, [0], record.train_seconds, len(periods[0]["train"]))
         for role, name in CLINC_STRATEGIES.items()
     }
+    for strategy in strategies.values():
+        strategy.retrain_sets[0] = composition(periods[0]["train"], 0, at["initial"].learning_rate)
     old_pool = list(periods[0]["train"])
     scores = PeriodScores()
     for period in periods:
@@ -476,8 +725,8 @@ def simulate_clinc(
         if p > 0:
             new = period["train"]
             mixed = clinc_replay_set(new, old_pool, labels, replay_share, seed=config.seed + p)
-            strategies["new_only"].continue_training(new, config, p)
-            strategies["replay"].continue_training(mixed, config, p)
+            strategies["new_only"].continue_training(new, at["new_only"], p)
+            strategies["replay"].continue_training(mixed, at["replay"], p)
             old_pool += new
         predict = _Predictions(max_new_tokens, batch_size)
         for role, strategy in strategies.items():
@@ -486,6 +735,13 @@ def simulate_clinc(
                     predictions = predict(strategy.model, examples, kind, f"{strategy.name}, period {p}, {kind}")
                     scores.add(strategy.name, p, kind, label_correct(predictions, examples, labels))
     return scores, strategies
+
+
+def _configs(config: TrainConfig, rates: dict[str, float | None] | None) -> dict[str, TrainConfig]:
+    """{role: config at that role's rate} for RATE_ROLES; rates None keeps config's rate for every role."""
+    if rates is None:
+        return {role: config for role in RATE_ROLES}
+    return {role: replace(config, learning_rate=rates[role]) for role in RATE_ROLES}
 
 
 def clinc_replay_set(
@@ -526,6 +782,7 @@ def cost_table(strategies: dict[str, Strategy]) -> list[dict]:
             "examples used": s.examples_used,
             "examples per retrain": {str(p): c["examples"] for p, c in s.retrain_sets.items() if p > 0},
             "replayed per retrain": {str(p): c["replayed"] for p, c in s.retrain_sets.items() if p > 0},
+            "learning rate per training": {str(p): c.get("learning_rate") for p, c in s.retrain_sets.items()},
             "training seconds": round(s.train_seconds, 1),
         }
         for s in strategies.values()
@@ -570,11 +827,17 @@ def workload(cfg) -> Workload:
     the deployed monitored model answers the canaries, and in the first retrieval_seeds seeds the base0 model
     answers the same questions with catalog documents. CLINC150: per seed one fine-tune on the first
     period's intents, then two retrains per period, each model scored on all intents known so far.
+
+    With learning_rate None, three sweeps per domain run first (the period-0 fine-tune's, then "new data only"'s
+    and "with replay"'s at period 1), each counted at its full grid plus max_extensions rates, each fine-tune
+    scoring the validation questions once; the seeds then train as they would at a fixed rate.
     """
     seeds, later = len(cfg.seeds), cfg.n_periods - 1
     train = dict(model=cfg.model, method=cfg.method, batch_size=cfg.batch_size)
     world = dict(seq_len=WORLD_SEQ_TOKENS, answer_share=WORLD_ANSWER_TOKENS / WORLD_SEQ_TOKENS, **train)
     retrain = math.ceil(cfg.n_new * cfg.epochs)
+    swept = cfg.learning_rate is None
+    sweep = sweep_size(cfg.lr_grid, cfg.max_extensions) if swept else 0
     finetunes = [
         FineTune("period-0 fine-tune", sequences=math.ceil(cfg.n_train0 * cfg.epochs), count=seeds, **world),
         FineTune("new data only", sequences=retrain, count=later * seeds, **world),
@@ -598,6 +861,44 @@ def workload(cfg) -> Workload:
     per_period = cfg.clinc_intents_per_period
     clinc_train = math.ceil(per_period * cfg.clinc_train_per_intent * cfg.epochs)
     clinc_generate = dict(generate, new_tokens=cfg.max_new_tokens + 4)
+    if sweep:
+        retrain_sweeps = ("new data only", "with replay") if later else ()
+        finetunes += [
+            FineTune(
+                "world sweep (period-0 fine-tune)", sequences=math.ceil(cfg.n_train0 * cfg.epochs), count=sweep, **world
+            ),
+            *(FineTune(f"world sweep ({name})", sequences=retrain, count=sweep, **world) for name in retrain_sweeps),
+        ]
+        generations += [
+            Generation("world sweep validation, period 0", prompts=cfg.n_val, count=sweep, **world_prompts),
+            *(
+                [Generation("world sweep validation, period 1", prompts=cfg.n_val, count=2 * sweep, **world_prompts)]
+                if later
+                else []
+            ),
+        ]
+        for p in range(min(2, cfg.clinc_periods)):
+            known = (p + 1) * per_period
+            for name in ("new data only", "with replay") if p else ("period-0 fine-tune",):
+                finetunes.append(
+                    FineTune(
+                        f"CLINC150 sweep ({name})",
+                        sequences=clinc_train,
+                        seq_len=clinc_seq_tokens(known),
+                        count=sweep,
+                        answer_share=CLINC_ANSWER_TOKENS / clinc_seq_tokens(known),
+                        **train,
+                    )
+                )
+            generations.append(
+                Generation(
+                    f"CLINC150 sweep validation, period {p}",
+                    prompts=known * cfg.clinc_val_per_intent,
+                    prompt_tokens=clinc_prompt_tokens(known),
+                    count=(2 if p else 1) * sweep,
+                    **clinc_generate,
+                )
+            )
     for p in range(cfg.clinc_periods):
         known = (p + 1) * per_period  # intents listed in this period's prompts
         finetunes.append(
@@ -620,6 +921,8 @@ def workload(cfg) -> Workload:
             )
         )
     notes = [
+        "sweeps are counted at their full first grid plus max_extensions rates; a sweep that settles inside its "
+        "grid runs fewer",
         "the monitored strategy's own retrains are counted at their most (n_periods - 2 per seed); it trains none "
         "when the monitor fires in period 1 and every period after (it adopts replay's model)",
         "evaluation counts n_eval questions per kind; early periods may have fewer (few changed facts, few new "
@@ -628,3 +931,8 @@ def workload(cfg) -> Workload:
         "no model), BM25 retrieval, the closing cell's demo (no model)",
     ]
     return Workload("one_and_done", finetunes, generations, notes)
+
+
+def sweep_size(grid: list[float], max_extensions: int) -> int:
+    """Fine-tunes one learning-rate sweep may run: its first grid and every extension."""
+    return len(set(grid)) + max_extensions
