@@ -6,7 +6,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from .records import SMOKE_WATERMARK
+from .records import is_plumbing, plumbing_watermark
 
 PALETTE = ["#1f5f8b", "#e07b39", "#3a9d5d", "#b8445a", "#7a5ea8", "#8c8c8c", "#c9a227"]
 
@@ -101,12 +101,14 @@ def loss_curve(ax, history: list[dict], label: str | None = None):
 
 
 def smoke_watermark(fig, profile: str) -> None:
-    """Stamp figures from the smoke profile so they are never mistaken for findings (once per figure)."""
-    if profile == "smoke" and not any(text.get_text() == SMOKE_WATERMARK for text in fig.texts):
+    """Stamp figures from the smoke profile and the rehearsals so they are never mistaken for findings (once
+    per figure)."""
+    mark = plumbing_watermark(profile)
+    if is_plumbing(profile) and not any(text.get_text() == mark for text in fig.texts):
         fig.text(
             0.5,
             0.5,
-            SMOKE_WATERMARK,
+            mark,
             ha="center",
             va="center",
             fontsize=28,

@@ -30,11 +30,30 @@ TRACKED_PACKAGES = [
 ]
 SMOKE_LABEL = "SMOKE RUN (tiny random model): plumbing check, not a finding"
 SMOKE_WATERMARK = "SMOKE RUN\nnot a finding"  # the same warning, short enough to stamp across a figure
+REHEARSAL_PREFIX = "rehearse-"  # helpers.course.rehearsal: a GPU tier's code paths on a CPU with tiny stand-ins
+
+
+def is_plumbing(profile: str) -> bool:
+    """Whether a run of this profile checks only that the code runs: the smoke profile and the rehearsals."""
+    return profile == "smoke" or profile.startswith(REHEARSAL_PREFIX)
+
+
+def plumbing_label(profile: str) -> str:
+    """The warning a plumbing run's results carry (SMOKE_LABEL, or the rehearsal's)."""
+    if profile == "smoke":
+        return SMOKE_LABEL
+    tier = profile[len(REHEARSAL_PREFIX) :]
+    return f"REHEARSAL of the {tier} tier (tiny stand-in models on a CPU): plumbing check, not a finding"
+
+
+def plumbing_watermark(profile: str) -> str:
+    return SMOKE_WATERMARK if profile == "smoke" else "REHEARSAL\nnot a finding"
 
 
 def smoke_labelled(text: str, profile: str) -> str:
-    """`text`, prefixed with [SMOKE_LABEL] on the smoke profile so that it is never read as a finding."""
-    return f"[{SMOKE_LABEL}] {text}" if profile == "smoke" else text
+    """`text`, prefixed with the plumbing label on the smoke profile and the rehearsals, so that it is never
+    read as a finding."""
+    return f"[{plumbing_label(profile)}] {text}" if is_plumbing(profile) else text
 
 
 def package_versions() -> dict[str, str]:
@@ -138,8 +157,8 @@ def build_record(
             "schema_version": SCHEMA_VERSION,
             "experiment": experiment,
             "profile": profile,
-            "is_finding": profile != "smoke",
-            "label": SMOKE_LABEL if profile == "smoke" else f"{profile} profile",
+            "is_finding": not is_plumbing(profile),
+            "label": plumbing_label(profile) if is_plumbing(profile) else f"{profile} profile",
             "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "git_commit": git_commit(),
             "parameters": parameters,

@@ -13,6 +13,8 @@ import logging
 import sys
 
 from .profiles import PROFILES
+from .rehearsal import REHEARSED_TIERS
+from .rehearsal import profile_name as rehearsal_profile
 
 USER_ERROR_STATUS = 2
 
@@ -89,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
     course.add_argument("--run-dir", help="folder for executed notebooks and results (default runs/<time>-<profile>)")
     course.add_argument(
         "--publish", action="store_true", help="copy the run's results into results/<profile>/ for the playbook"
+    )
+    course.add_argument(
+        "--rehearse",
+        choices=REHEARSED_TIERS,
+        help="run a GPU tier's code paths on this machine: the tier's grids and branches, tiny stand-in models and "
+        "smoke-sized data (a plumbing check, never published)",
     )
     course.add_argument(
         "--resume",
@@ -187,7 +195,12 @@ def _run(args: argparse.Namespace) -> int:
 
         if args.resume and args.run_dir:
             raise UserError("--resume RUN_DIR already names the run folder; drop --run-dir")
-        return run_course(args.profile, args.only, args.resume or args.run_dir, args.publish, resume=bool(args.resume))
+        profile = args.profile
+        if args.rehearse:
+            if args.profile or args.publish:
+                raise UserError("--rehearse TIER runs that tier's rehearsal profile: drop --profile and --publish")
+            profile = rehearsal_profile(args.rehearse)
+        return run_course(profile, args.only, args.resume or args.run_dir, args.publish, resume=bool(args.resume))
     if args.command == "prepare-model":
         from ..core.models import resolve
 

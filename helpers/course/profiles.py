@@ -738,12 +738,19 @@ def tier_for_memory(memory_gb: float) -> str:
 
 def settings(notebook: str, profile: str | None = None, **overrides) -> SimpleNamespace:
     """The notebook's defaults for `profile`, with every override that is not None applied."""
+    from . import rehearsal
+
     profile = profile or default_profile()
-    if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}: choose one of {PROFILES}")
+    if profile not in PROFILES and not rehearsal.is_rehearsal(profile):
+        rehearsals = ", ".join(rehearsal.profile_name(tier) for tier in rehearsal.REHEARSED_TIERS)
+        raise ValueError(f"unknown profile {profile!r}: choose one of {PROFILES} (or a rehearsal: {rehearsals})")
     if notebook not in NOTEBOOK_DEFAULTS:
         raise ValueError(f"no defaults for notebook {notebook!r}: known {sorted(NOTEBOOK_DEFAULTS)}")
-    values = dict(NOTEBOOK_DEFAULTS[notebook][profile])
+    if rehearsal.is_rehearsal(profile):
+        defaults = NOTEBOOK_DEFAULTS[notebook]
+        values = rehearsal.rehearsal_defaults(defaults[rehearsal.tier_of(profile)], defaults["smoke"])
+    else:
+        values = dict(NOTEBOOK_DEFAULTS[notebook][profile])
     unknown = set(overrides) - set(values)
     if unknown:
         raise ValueError(f"unknown parameter(s) for {notebook}: {sorted(unknown)}; known: {sorted(values)}")

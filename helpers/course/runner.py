@@ -15,6 +15,7 @@ from pathlib import Path
 from ..core.paths import NOTEBOOKS_DIR, RESULTS_DIR, RUNS_DIR
 from .executed import NOTEBOOKS_SUBDIR, keep_executed
 from .profiles import PROFILES, default_profile
+from .rehearsal import is_rehearsal
 
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
@@ -99,8 +100,10 @@ def run_course(
     if resume:
         profile = resume_profile(run_dir, profile)
     profile = profile or default_profile()
-    if profile not in PROFILES:
+    if profile not in PROFILES and not is_rehearsal(profile):
         raise SystemExit(f"unknown profile {profile!r}: choose one of {PROFILES}")
+    if publish and is_rehearsal(profile):
+        raise SystemExit(f"{profile}: a rehearsal checks that the code runs; its results are never published")
     run_dir = Path(run_dir or RUNS_DIR / f"{datetime.now():%Y%m%d-%H%M%S}-{profile}")
     results_dir = run_dir / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
