@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks that the pinned packages resolve for every Python version the course supports (3.11-3.13) whose
-# interpreter this machine has: `pip install --dry-run` of the project with its dev extras, nothing installed.
+# interpreter this machine has: `uv pip install --dry-run` (or pip's) of the project with its dev extras,
+# nothing installed.
 # Prints one line per version; exits non-zero if the pins do not resolve for one of them.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +28,13 @@ for version in 3.11 3.12 3.13; do
     continue
   fi
   log=$(mktemp)
-  if "$python" -m pip install --dry-run --ignore-installed --quiet -e ".[dev]" >"$log" 2>&1; then
+  # uv (installed in .venv by scripts/setup.sh) resolves for another interpreter in seconds; pip as the fallback
+  if [ -x .venv/bin/uv ]; then
+    resolve=(.venv/bin/uv pip install --dry-run --quiet --python "$python" -e ".[dev]")
+  else
+    resolve=("$python" -m pip install --dry-run --ignore-installed --quiet -e ".[dev]")
+  fi
+  if "${resolve[@]}" >"$log" 2>&1; then
     echo "Python $version ($python): pins resolve"
   else
     echo "Python $version ($python): pins do NOT resolve:"
