@@ -17,7 +17,14 @@ def row(method, arm, tokens_per_second, memory, loss):
 
 def test_arms_are_the_baseline_each_lever_and_the_default():
     names = [arm.name for arm in benchmark.arms(["length grouping", "bf16 autocast"], ["length grouping"])]
-    assert names == ["naive (Trainer defaults)", "+ length grouping", "+ bf16 autocast", "course default"]
+    assert names == [
+        "naive (Trainer defaults)",
+        "TRL SFTTrainer (recommended)",
+        "+ length grouping",
+        "+ bf16 autocast",
+        "course default",
+    ]
+    assert benchmark.ANCHOR.trainer == "sft" and benchmark.ANCHOR.config(TrainConfig()) == TrainConfig()
     naive = benchmark.NAIVE.config(TrainConfig())
     assert naive.group_by_length is False and naive.precision == "fp32"
     with pytest.raises(ValueError, match="torch.compile"):
@@ -39,6 +46,22 @@ def test_comparison_and_goal_need_speed_memory_and_loss():
     assert benchmark.goal_met(default)
     assert not bf16["same loss"] and not benchmark.goal_met(bf16)  # faster, but the loss moved by 30%
     assert not benchmark.goal_met({**default, "memory ratio": 1.05})
+
+
+def test_the_loss_compared_is_the_answer_loss_every_arm_is_scored_on_and_the_anchor_gets_its_ratios():
+    rows = [
+        row("lora", benchmark.NAIVE.name, 100, 1000, 2.0) | {"answer_loss": 1.0},
+        row("lora", benchmark.ANCHOR.name, 80, 900, 9.0) | {"answer_loss": 1.02},  # reports its loss its own way
+        row("lora", "course default", 160, 850, 2.1) | {"answer_loss": 1.01},
+    ]
+    _, anchor, default = benchmark.compare(rows)
+    assert anchor["same loss"] and anchor["loss change"] == pytest.approx(0.02)  # not the 350% its report suggests
+    assert default["vs SFTTrainer"] == pytest.approx(2.0) and default["memory vs SFTTrainer"] == pytest.approx(
+        850 / 900
+    )
+    assert benchmark.goal_met_vs_anchor(default)
+    assert not benchmark.goal_met_vs_anchor({**default, "vs SFTTrainer": 1.4})
+    assert benchmark.goal_met_vs_anchor(benchmark.compare(rows[::2])[1]) is None  # no anchor ran
 
 
 def test_out_of_memory_is_listed_not_compared():
@@ -102,11 +125,15 @@ def test_benchmark_measures_each_configuration_in_a_fresh_process(toy_examples):
         learning_rates={"lora": 1e-3},
         progress=lambda line: None,
     )
-    assert [r["arm"] for r in rows] == ["naive (Trainer defaults)", "course default"]
+    assert [r["arm"] for r in rows] == ["naive (Trainer defaults)", "TRL SFTTrainer (recommended)", "course default"]
     assert all(r["tokens_per_second"] > 0 and r["tokens_seen"] > 0 and r["model"] == "tiny" for r in rows)
+    assert rows[1]["trainer"].startswith("trl SFTTrainer") and rows[2]["trainer"] == "course"
     assert (
-        rows[0]["logit_share"] == 1.0 and 0 < rows[1]["logit_share"] < 1
+        rows[0]["logit_share"] == 1.0 and 0 < rows[2]["logit_share"] < 1
     )  # the default takes logits at answer tokens only
+    # the same examples, steps and adapters: SFTTrainer and the course's trainer end at the same answer loss
+    assert rows[1]["answer_loss"] == pytest.approx(rows[2]["answer_loss"], rel=0.02)
+    assert rows[1]["tokens_seen"] == rows[2]["tokens_seen"]
 
 
 def test_auto_precision_follows_the_hardware(monkeypatch):
@@ -140,3 +167,25 @@ def test_plot_groups_bars_by_model_and_method():
     labels = [tick.get_text() for tick in figure.axes[0].get_xticklabels()]
     assert labels == ["random:Qwen2.5-0.5B\nlora", "random:Qwen2.5-7B\nlora"]
     assert figure.axes[0].get_yscale() == "log"
+
+
+def test_answer_loss_is_the_mean_cross_entropy_of_the_answer_tokens(tiny, toy_examples):
+    import torch
+
+    from helpers.core.sft_baseline import answer_loss, prompt_completion_rows
+    from helpers.core.training import tokenize_chat
+
+    losses = []
+    for ex in toy_examples:
+        row = tokenize_chat(tiny.tokenizer, ex.messages, 1024)
+        with torch.no_grad():
+            logits = tiny.model(input_ids=torch.tensor([row["input_ids"]])).logits[0, :-1].float()
+        targets = torch.tensor(row["labels"][1:])
+        keep = targets != -100
+        losses.append(torch.nn.functional.cross_entropy(logits[keep], targets[keep], reduction="none"))
+    expected = float(torch.cat(losses).mean())  # every answer token weighs the same, across examples
+    assert answer_loss(tiny.model, tiny.tokenizer, toy_examples, batch_size=3) == pytest.approx(expected, rel=1e-5)
+    rows = prompt_completion_rows(toy_examples)
+    assert (
+        rows[0]["completion"] == [toy_examples[0].messages[-1]] and rows[0]["prompt"] == toy_examples[0].messages[:-1]
+    )

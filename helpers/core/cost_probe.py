@@ -57,9 +57,18 @@ def run_helpers_command(args: list[str], what: str, timeout: int) -> None:
 
 
 def measure_training_cost(
-    model_name: str, examples: list[Example], config: TrainConfig, steps: int, timeout: int = 1800
+    model_name: str,
+    examples: list[Example],
+    config: TrainConfig,
+    steps: int,
+    timeout: int = 1800,
+    trainer: str = "course",
 ) -> dict:
-    """Train `steps` optimizer steps of `config` on `examples` in a fresh process; return its TrainRecord as a dict."""
+    """Train `steps` optimizer steps of `config` on `examples` in a fresh process; return its TrainRecord as a dict,
+    with `answer_loss` (the trained model scored on the examples, sft_baseline.answer_loss). trainer: "course"
+    (training.finetune) or "sft" (TRL's SFTTrainer as recommended, sft_baseline.sft_finetune)."""
+    if trainer not in ("course", "sft"):
+        raise ValueError(f"unknown trainer {trainer!r}: 'course' or 'sft'")
     with tempfile.TemporaryDirectory(prefix="ft-cost-probe-") as tmp:
         folder = Path(tmp)
         save_jsonl_examples(examples, folder / "train.jsonl")
@@ -70,6 +79,7 @@ def measure_training_cost(
             "record": str(folder / "record.json"),
             # a probe measures the configuration as given: out of memory is its answer, not a cue to retry smaller
             "config": {**asdict(config), "max_steps": steps, "save": True, "oom_retries": 0},
+            "trainer": trainer,
         }
         (folder / "spec.json").write_text(json.dumps(spec))
         run_helpers_command(
@@ -80,12 +90,20 @@ def measure_training_cost(
 
 def run_spec(spec_path: str | Path) -> int:
     """The child side: read the spec, fine-tune, write the record."""
+    from .sft_baseline import answer_loss, sft_finetune
+
     spec = json.loads(Path(spec_path).read_text())
     config = TrainConfig(**spec["config"])
-    _, record = finetune(
-        spec["model"], load_jsonl_examples(spec["examples"]), config, output_dir=spec["output_dir"], progress=False
-    )
-    Path(spec["record"]).write_text(json.dumps(record.to_dict()))
+    examples = load_jsonl_examples(spec["examples"])
+    if spec.get("trainer", "course") == "sft":
+        _, record = sft_finetune(spec["model"], examples, config, output_dir=spec["output_dir"])
+    else:
+        tuned, trained = finetune(spec["model"], examples, config, output_dir=spec["output_dir"], progress=False)
+        record = {
+            **trained.to_dict(),
+            "answer_loss": answer_loss(tuned.model, tuned.tokenizer, examples, config.max_length),
+        }
+    Path(spec["record"]).write_text(json.dumps(record))
     return 0
 
 

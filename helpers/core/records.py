@@ -20,6 +20,7 @@ TRACKED_PACKAGES = [
     "torch",
     "transformers",
     "peft",
+    "trl",
     "bitsandbytes",
     "accelerate",
     "datasets",
