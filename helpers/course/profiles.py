@@ -267,7 +267,6 @@ NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
             eq_early_epochs=1.0,
             eq_long_epochs=2.0,
             eq_n_eval=16,
-            eq_n_val=8,
         ),
         "cpu": dict(
             model="smollm2-135m",
@@ -295,7 +294,6 @@ NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
             eq_early_epochs=2.0,
             eq_long_epochs=8.0,
             eq_n_eval=40,
-            eq_n_val=24,
         ),
         "full": dict(
             model="HuggingFaceTB/SmolLM2-1.7B-Instruct",
@@ -323,7 +321,6 @@ NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
             eq_early_epochs=2.0,
             eq_long_epochs=20.0,
             eq_n_eval=300,
-            eq_n_val=100,
         ),
     },
     "one_and_done": {

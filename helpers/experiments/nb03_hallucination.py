@@ -293,7 +293,9 @@ class SweptArm:
 
     train: the arm's own training set, or a stand-in of the same size and kind where the arm's own
     facts are evaluated (the question/answer arm: validation_sets' "facts_train"). validate: a score in
-    [0, 1] (higher is better) on validation questions, never on an evaluation set."""
+    [0, 1] (higher is better) on questions no verdict scores: validation questions, or (the unknown-share
+    mixes) the arm's own training questions, since the held-out known facts the curve is judged on are
+    all answered by the base model and any training can only lower them."""
 
     train: list[Example]
     epochs: float
@@ -693,7 +695,7 @@ def workload(cfg) -> Workload:
                 (finetunes[0], 1, 2 * cfg.n_train_facts, QA_PROMPT_TOKENS, generate),
                 (finetunes[1], 1, 2 * cfg.n_val, rag_prompt, generate),
                 (finetunes[2], 1, 2 * cfg.n_val, rag_prompt, generate),
-                (finetunes[3], len(cfg.eq_shares), cfg.eq_n_val, EQ_PROMPT_TOKENS, eq_generate),
+                (finetunes[3], len(cfg.eq_shares), cfg.eq_n_train, EQ_PROMPT_TOKENS, eq_generate),
             )
         ]
     generations = [
@@ -717,8 +719,7 @@ def workload(cfg) -> Workload:
     generations += [job for _, job in sweeps]
     notes = [
         "the unknown-share curve is counted in full; the notebook skips it when the base model knows fewer than "
-        "eq_n_train + 10 of the eq_candidates facts (+ 4 to validate its sweeps), and evaluates at most eq_n_eval "
-        "held-out known facts",
+        "eq_n_train + 10 of the eq_candidates facts, and evaluates at most eq_n_eval held-out known facts",
         "learning-rate sweeps (learning_rate None) are counted with every extension their max_extensions allows",
         "the sequence lengths are each task's longest training sequence, so the training tokens bound the padded "
         "tokens (length-grouped batches pad less)",
