@@ -29,6 +29,7 @@ for version in 3.11 3.12 3.13; do
   fi
   log=$(mktemp)
   # uv (installed in .venv by scripts/setup.sh) resolves for another interpreter in seconds; pip as the fallback
+  if [ -n "${PIP_FIND_LINKS:-}" ] && [ -z "${UV_FIND_LINKS:-}" ]; then export UV_FIND_LINKS="$PIP_FIND_LINKS"; fi
   if [ -x .venv/bin/uv ]; then
     resolve=(.venv/bin/uv pip install --dry-run --quiet --python "$python" -e ".[dev]")
   else

@@ -198,7 +198,7 @@ def test_max_length_reaches_the_training_config(tmp_path, capsys, good, monkeypa
 
     seen = {}
 
-    def fake_finetune(model, examples, config, output_dir, progress):
+    def fake_finetune(model, examples, config, output_dir, progress, resume=False):
         seen.update(model=model, n=len(examples), config=config)
         output_dir.mkdir(parents=True)
         record = SimpleNamespace(to_dict=dict, saved_path="", optimizer_steps=0, final_loss=0.0)

@@ -308,8 +308,39 @@ def test_a_verdict_on_an_arm_swept_to_its_edge_says_so():
         verdict.Verdict(vid, "claim", "inconclusive", 0.0, -0.1, 0.1, "details")
         for vid in ("03.rag_beats_ft", "03.abstention_cuts_hallucination", "03.unknown_facts_hurt_known")
     ]
-    hallucination.note_sweep_edges(made, {"fine-tuned": edge, "ctx": inside, "100% unknown": edge}, roles, [0.0, 1.0])
+    hallucination.note_sweep_edges(made, {"fine-tuned": edge, "ctx": inside, hallucination.CURVE_SWEEP: edge}, roles)
     by = {v.id: v for v in made}
     assert len(by["03.rag_beats_ft"].notes) == 1 and "fine-tuned's learning rate 0.01" in by["03.rag_beats_ft"].notes[0]
     assert not by["03.abstention_cuts_hallucination"].notes  # ctx inside, fta not swept
-    assert "100% unknown" in by["03.unknown_facts_hurt_known"].notes[0]
+    assert "unknown-share curve" in by["03.unknown_facts_hurt_known"].notes[0]
+
+
+@pytest.mark.parametrize("profile", ["smoke", "cpu", "t4", "gpu", "full"])
+def test_every_profile_has_enough_unevaluated_facts_for_its_validation_sets(profile):
+    from helpers.course.profiles import settings
+
+    cfg = settings("hallucination", profile)
+    kb = build_knowledge_base(cfg.kb_per_kind, seed=0)
+    sets = question_sets(kb, cfg.n_train_facts, cfg.n_per_set, seed=0)
+    context = context_training_facts(kb, sets, cfg.rag_train_facts + cfg.n_abstain, seed=0)
+    abstain = abstention_examples(kb, cfg.n_abstain, seed=0)
+    validation = validation_sets(kb, sets, len(context), cfg.n_val, cfg.n_train_facts, abstain, seed=0)
+    assert len(validation["facts_train"]) == cfg.n_train_facts and len(validation["unanswerable"]) == cfg.n_val
+
+
+def test_the_rates_of_the_compared_arms_are_in_the_claims():
+    n = 40
+    sets = {s: [1] * n for s in hallucination.EVAL_SETS}
+    results = {name: scores(name, sets) for name in ("base", "base + RAG", "ft", "ctx", "fta")}
+    roles = {"base": "base", "base_rag": "base + RAG", "ft": "ft", "ft_context_rag": "ctx", "ft_abstain_rag": "fta"}
+    curve = {(share, stop): np.ones(20) for share in (0.0, 1.0) for stop in ("early", "long")}
+    verdicts = hallucination.hallucination_verdicts(
+        results, roles, "cpu", curve, rates={"ft_context_rag": 0.003, "ft_abstain_rag": 0.001}, curve_rate=0.01
+    )
+    claims = {v.id: v.claim for v in verdicts}
+    assert "learning rates 0.001 vs 0.003" in claims["03.abstention_cuts_hallucination"]
+    assert all(
+        "every mix at learning rate 0.01" in claims[i]
+        for i in claims
+        if i in hallucination.VERDICT_ARMS and hallucination.VERDICT_ARMS[i] == ("curve",)
+    )

@@ -192,7 +192,8 @@ def test_an_interrupted_run_resumed_from_its_checkpoint_ends_as_the_uninterrupte
     resumed, resumed_record = finetune(
         "tiny", toy_examples, config, output_dir=tmp_path / "cut", progress=False, resume=True
     )
-    assert resumed_record.optimizer_steps == 6
+    assert resumed_record.optimizer_steps == 6 and resumed_record.resumed_from_step == 2
+    assert resumed_record.mean_train_loss == pytest.approx(whole_record.mean_train_loss, rel=1e-3)
     # the history carries on from the checkpoint's: the same losses at the same steps as the uninterrupted run
     assert [h["step"] for h in resumed_record.loss_history] == [h["step"] for h in whole_record.loss_history]
     assert [h["loss"] for h in resumed_record.loss_history] == pytest.approx(

@@ -50,14 +50,15 @@ def test_03_counts_three_arms_per_seed_and_one_curve_run_per_mix_and_seed():
     cfg = settings("hallucination", "cpu")
     work = nb03.workload(cfg)
     points = len(cfg.lr_grid) + cfg.max_extensions  # a sweep's fine-tunes, every extension counted
-    arms = 3 + len(cfg.eq_shares)  # each trained arm and each mix of the curve is swept once
-    assert work.n_finetunes == arms * len(cfg.seeds) + arms * points
+    arms = 3 + len(cfg.eq_shares)  # three trained arms, and each mix of the curve, per seed
+    swept = 3 + 1  # each trained arm's sweep, and one for the whole curve (on its highest share's mix)
+    assert work.n_finetunes == arms * len(cfg.seeds) + swept * points
     result = published("03_hallucination")
     assert result["parameters"]["seeds"] == cfg.seeds and result["parameters"]["eq_shares"] == cfg.eq_shares
     runs = result["metrics"]["training"] + result["metrics"]["curve_training"]
     sweep_runs = [p for sweep in result["metrics"].get("sweeps", {}).values() for p in sweep["points"]]
-    assert len(runs) == arms * len(cfg.seeds) and len(sweep_runs) <= arms * points
-    assert len(result["metrics"]["sweeps"]) == arms
+    assert len(runs) == arms * len(cfg.seeds) and len(sweep_runs) <= swept * points
+    assert len(result["metrics"]["sweeps"]) == swept
     jobs = by_label(work)
     for record in result["metrics"]["training"]:
         job = jobs[record["arm"]]

@@ -5,7 +5,8 @@ Recommended here means: the chat examples as a conversational prompt-completion 
 is taken on the completion only (`completion_only_loss`, TRL's default for such data); bf16 autocast where
 the hardware has it (the course's own precision rule, `TrainConfig.resolved_precision`), fp16 with a
 scaler below that on a GPU; the same LoRA adapters, rate, schedule, batch and steps as the course's run;
-no packing (each example is its own sequence, as in the course).
+no packing (each example is its own sequence, as in the course); gradient checkpointing as the config says
+(TRL's own default turns it on, which would trade speed for memory that the course's runs do not trade).
 
 The losses the two trainers report are not comparable as reported: each averages over its own batches
 and logging steps. `answer_loss` scores the trained model on the training examples with one function for
@@ -113,6 +114,9 @@ def sft_finetune(model_name: str, examples: list[Example], config: TrainConfig, 
         max_length=config.max_length,
         completion_only_loss=True,
         packing=False,
+        # TRL turns gradient checkpointing on by default: follow the config, as the course's trainer does, so that
+        # the two trade memory for time alike (recorded below)
+        gradient_checkpointing=config.gradient_checkpointing,
         dataloader_num_workers=0,
         disable_tqdm=True,
     )
@@ -153,6 +157,7 @@ def sft_finetune(model_name: str, examples: list[Example], config: TrainConfig, 
         "peak_memory_kind": memory.kind,
         "memory_before_mb": round(memory_before, 1),
         "precision_used": precision_label(precision),
+        "gradient_checkpointing": bool(args.gradient_checkpointing),
         "logit_positions": counted["padded"],  # SFTTrainer projects every position to the vocabulary
         "final_loss": history[-1]["loss"] if history else float(output.training_loss),
         "mean_train_loss": float(output.training_loss),

@@ -185,6 +185,8 @@ class TrainRecord:
     grad_accum_used: int = 0
     oom_retries_used: int = 0
     weights_dtype: str = ""  # the dtype of the weights being trained (full fine-tuning keeps fp32 master weights)
+    # > 0: the run went on from the checkpoint at this step; seconds and tokens count the resumed part only
+    resumed_from_step: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -513,6 +515,15 @@ def prepare_trainable_model(loaded: LoadedModel, config: TrainConfig):
     return get_peft_model(model, lora)
 
 
+def _mean_logged_loss(history: list[dict]) -> float:
+    """The mean training loss over a run's logged losses, each weighing the steps since the one before."""
+    weighted, last = 0.0, 0
+    for entry in history:
+        weighted += entry["loss"] * (entry["step"] - last)
+        last = entry["step"]
+    return weighted / last if last else float("nan")
+
+
 def latest_checkpoint(output_dir: str | Path | None) -> Path | None:
     """The latest Trainer checkpoint (OUTPUT/trainer/checkpoint-<step>) of a run, or None."""
     if output_dir is None:
@@ -661,7 +672,8 @@ def finetune(
         logit_positions=collator.logit_positions,
         memory_before_mb=round(memory_before, 1),
         final_loss=history[-1]["loss"] if history else float(output.training_loss),
-        mean_train_loss=float(output.training_loss),
+        # resumed: the Trainer averages only this process's steps over all of them; the restored history has all
+        mean_train_loss=_mean_logged_loss(history) if checkpoint else float(output.training_loss),
         optimizer_steps=int(trainer.state.global_step),
         n_examples=len(dataset),
         n_dropped=dropped,
@@ -673,6 +685,7 @@ def finetune(
         grad_accum_used=grad_accum,
         oom_retries_used=retries,
         weights_dtype=str(next(p for p in model.parameters() if p.requires_grad).dtype).removeprefix("torch."),
+        resumed_from_step=int(checkpoint.name.split("-")[-1]) if checkpoint else 0,
     )
     trained = dataclasses.replace(loaded, model=model, notes=loaded.notes + [f"fine-tuned: {config.method}"])
     return trained, record

@@ -8,6 +8,7 @@ finds the process group that accelerate sets up). Every process writes its own r
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -131,10 +132,15 @@ def run(args: argparse.Namespace) -> int:
 
     rank = int(os.environ.get("RANK", "0"))
     config = config_from_args(args, save=rank == 0)
-    if args.resume and latest_checkpoint(output) is None:
-        raise UserError(
-            f"--resume: no checkpoint in {output / 'trainer'}; a run writes them with --checkpoint-every STEPS"
-        )
+    if args.resume:
+        checkpoint = latest_checkpoint(output)
+        if checkpoint is None:
+            raise UserError(
+                f"--resume: no checkpoint in {output / 'trainer'}; a run writes them with --checkpoint-every STEPS"
+            )
+        if not args.checkpoint_every:  # go on writing checkpoints as the interrupted run did
+            state = json.loads((checkpoint / "trainer_state.json").read_text())
+            config = dataclasses.replace(config, checkpoint_steps=int(state.get("save_steps") or 0))
     trained, record = finetune(args.model, examples, config, output_dir=output, progress=rank == 0, resume=args.resume)
     if record.saved_path and config.method == "full":  # a full model folder loads with its tokenizer (`eval --model`)
         trained.tokenizer.save_pretrained(record.saved_path)

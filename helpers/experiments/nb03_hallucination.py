@@ -294,8 +294,8 @@ class SweptArm:
     train: the arm's own training set, or a stand-in of the same size and kind where the arm's own
     facts are evaluated (the question/answer arm: validation_sets' "facts_train"). validate: a score in
     [0, 1] (higher is better) on questions no verdict scores: validation questions, or (the unknown-share
-    mixes) the arm's own training questions, since the held-out known facts the curve is judged on are
-    all answered by the base model and any training can only lower them."""
+    curve, swept on its highest share's mix) the mix's own training questions, since the held-out known
+    facts the curve is judged on are all answered by the base model and any training can only lower them."""
 
     train: list[Example]
     epochs: float
@@ -370,27 +370,18 @@ VERDICT_ARMS = {
     "03.rag_beats_ft": ("ft",),
     "03.abstain_rag_beats_rag": ("ft_abstain_rag",),
     "03.abstention_cuts_hallucination": ("ft_context_rag", "ft_abstain_rag"),
-    "03.unknown_facts_hurt_known": ("low", "high"),
-    "03.early_stopping_removes_harm": ("high",),
-    "03.early_stopping_matches_known_only": ("low", "high"),
+    "03.unknown_facts_hurt_known": ("curve",),
+    "03.early_stopping_removes_harm": ("curve",),
+    "03.early_stopping_matches_known_only": ("curve",),
 }
+# The unknown-share curve varies one thing, the share of unknown facts: every mix trains at one rate, swept on
+# the highest share's mix (the hardest to fit), so its sweep has one name.
+CURVE_SWEEP = "unknown-share curve"
 
 
-def curve_arm(share: float) -> str:
-    """The name of the unknown-share curve's arm for one share (also its sweep's name)."""
-    return f"{share:.0%} unknown"
-
-
-def note_sweep_edges(
-    verdicts: list[verdict.Verdict],
-    sweeps: dict[str, SweepResult],
-    roles: dict[str, str],
-    shares: list[float] | None = None,
-) -> None:
+def note_sweep_edges(verdicts: list[verdict.Verdict], sweeps: dict[str, SweepResult], roles: dict[str, str]) -> None:
     """Add to each verdict the edge note of every arm it compares whose chosen rate is still at an edge."""
-    names = dict(roles)
-    if shares:
-        names |= {"low": curve_arm(min(shares)), "high": curve_arm(max(shares))}
+    names = {**roles, "curve": CURVE_SWEEP}
     for v in verdicts:
         for role in VERDICT_ARMS.get(v.id, ()):
             sweep = sweeps.get(names.get(role, ""))
@@ -406,13 +397,17 @@ def hallucination_verdicts(
     curve_scores: dict | None = None,
     steps: dict[str, int] | None = None,
     known_only_margin: float = KNOWN_ONLY_MARGIN,
+    rates: dict[str, float] | None = None,
+    curve_rate: float | None = None,
 ) -> list[verdict.Verdict]:
     """The sub-claims, each from a paired comparison on the same questions.
 
     arms maps roles to arm names: base, base_rag, ft, ft_context_rag (fine-tuned with retrieved context,
     no abstention examples: the control), ft_abstain_rag (the same number of examples, some of them
-    abstention examples). steps: optimizer steps of those two arms, stated in the abstention claim.
-    curve_scores: {(share, stop): per-item correctness on held-out known facts}, stops "early" / "long".
+    abstention examples). steps: optimizer steps of those two arms, and rates ({role: learning rate}, each
+    swept on its own data): both stated in the abstention claim, so a difference in rate is in the claim.
+    curve_scores: {(share, stop): per-item correctness on held-out known facts}, stops "early" / "long";
+    curve_rate: the one rate every mix trained at, stated in the curve's claims.
     """
     b, br, ft, ftc, fta = (
         results[arms[role]] for role in ("base", "base_rag", "ft", "ft_context_rag", "ft_abstain_rag")
@@ -420,6 +415,10 @@ def hallucination_verdicts(
     matched = ""
     if steps:
         matched = f"; {steps['ft_abstain_rag']} vs {steps['ft_context_rag']} optimizer steps"
+    if rates and rates.get("ft_abstain_rag") and rates.get("ft_context_rag"):
+        matched += (
+            f"; learning rates {rates['ft_abstain_rag']:g} vs {rates['ft_context_rag']:g}, each swept on its own data"
+        )
     out = [
         verdict.judge_difference(
             "03.ft_teaches_trained_facts",
@@ -477,12 +476,15 @@ def hallucination_verdicts(
         ),
     ]
     if curve_scores:
-        out += curve_verdicts(curve_scores, profile, known_only_margin)
+        out += curve_verdicts(curve_scores, profile, known_only_margin, curve_rate)
     return out
 
 
 def curve_verdicts(
-    curve_scores: dict[tuple[float, str], np.ndarray], profile: str, known_only_margin: float = KNOWN_ONLY_MARGIN
+    curve_scores: dict[tuple[float, str], np.ndarray],
+    profile: str,
+    known_only_margin: float = KNOWN_ONLY_MARGIN,
+    rate: float | None = None,
 ) -> list[verdict.Verdict]:
     """The unknown-facts claims, lowest against highest share of unknown facts.
 
@@ -492,24 +494,25 @@ def curve_verdicts(
     """
     shares = sorted({share for share, _ in curve_scores})
     low, high = shares[0], shares[-1]
+    same_rate = f"; every mix at learning rate {rate:g}" if rate else ""
     return [
         verdict.judge_difference(
             "03.unknown_facts_hurt_known",
             "Fine-tuning on unknown facts lowers accuracy on known ones "
-            f"(long training: {low:.0%} minus {high:.0%} unknown, same relation mix)",
+            f"(long training: {low:.0%} minus {high:.0%} unknown, same relation mix{same_rate})",
             stats.paired_comparison(curve_scores[(low, "long")], curve_scores[(high, "long")]),
             profile,
         ),
         verdict.judge_difference(
             "03.early_stopping_removes_harm",
-            f"Early stopping reduces the harm ({high:.0%} unknown: early minus long training)",
+            f"Early stopping reduces the harm ({high:.0%} unknown: early minus long training{same_rate})",
             stats.paired_comparison(curve_scores[(high, "early")], curve_scores[(high, "long")]),
             profile,
         ),
         verdict.judge_non_inferiority(
             "03.early_stopping_matches_known_only",
             f"Early stopping removes the harm: stopped early, training on {high:.0%} unknown facts is within "
-            f"{known_only_margin * 100:.0f} points of training on {low:.0%} unknown for as many steps",
+            f"{known_only_margin * 100:.0f} points of training on {low:.0%} unknown for as many steps{same_rate}",
             stats.paired_comparison(
                 curve_scores[(high, "early")],
                 curve_scores[(low, "early")],
@@ -695,7 +698,7 @@ def workload(cfg) -> Workload:
                 (finetunes[0], 1, 2 * cfg.n_train_facts, QA_PROMPT_TOKENS, generate),
                 (finetunes[1], 1, 2 * cfg.n_val, rag_prompt, generate),
                 (finetunes[2], 1, 2 * cfg.n_val, rag_prompt, generate),
-                (finetunes[3], len(cfg.eq_shares), cfg.eq_n_train, EQ_PROMPT_TOKENS, eq_generate),
+                (finetunes[3], 1, cfg.eq_n_train, EQ_PROMPT_TOKENS, eq_generate),  # one sweep, the highest share
             )
         ]
     generations = [

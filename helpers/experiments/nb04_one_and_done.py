@@ -738,10 +738,11 @@ def simulate_clinc(
 
 
 def _configs(config: TrainConfig, rates: dict[str, float | None] | None) -> dict[str, TrainConfig]:
-    """{role: config at that role's rate} for RATE_ROLES; rates None keeps config's rate for every role."""
+    """{role: config at that role's rate} for RATE_ROLES; rates None keeps config's rate for every role, and a
+    role without a swept rate (no later period to sweep a retrain on) keeps config's."""
     if rates is None:
         return {role: config for role in RATE_ROLES}
-    return {role: replace(config, learning_rate=rates[role]) for role in RATE_ROLES}
+    return {role: replace(config, learning_rate=rates.get(role, config.learning_rate)) for role in RATE_ROLES}
 
 
 def clinc_replay_set(
