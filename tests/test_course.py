@@ -12,6 +12,7 @@ from helpers.course import runner as course
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.timeout(1800)  # the whole smoke course, about 11 minutes on 2 cores: above pytest's 900 s default
 def test_smoke_course_runs_every_notebook(tmp_path):
     run_dir = tmp_path / "run"
     done = subprocess.run(
@@ -19,7 +20,7 @@ def test_smoke_course_runs_every_notebook(tmp_path):
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
-        timeout=1200,
+        timeout=1700,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     for notebook in course.list_notebooks():
