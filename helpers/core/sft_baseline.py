@@ -31,6 +31,7 @@ from .training import (
     build_dataset,
     current_memory_mb,
     load_for_training,
+    lora_config,
     precision_label,
 )
 
@@ -65,18 +66,6 @@ def prompt_completion_rows(examples: list[Example]) -> list[dict]:
     """Conversational prompt-completion rows: every turn before the last as the prompt, the last (the
     assistant's answer) as the completion."""
     return [{"prompt": ex.messages[:-1], "completion": [ex.messages[-1]]} for ex in examples]
-
-
-def _lora_config(config: TrainConfig):
-    from peft import LoraConfig
-
-    return LoraConfig(
-        r=config.lora_r,
-        lora_alpha=config.lora_alpha,
-        lora_dropout=config.lora_dropout,
-        target_modules=config.target_modules,
-        task_type="CAUSAL_LM",
-    )
 
 
 def sft_finetune(model_name: str, examples: list[Example], config: TrainConfig, output_dir: str | Path | None = None):
@@ -125,7 +114,7 @@ def sft_finetune(model_name: str, examples: list[Example], config: TrainConfig, 
         args=args,
         train_dataset=Dataset.from_list(prompt_completion_rows(examples)),
         processing_class=tokenizer,
-        peft_config=None if config.method == "full" else _lora_config(config),
+        peft_config=None if config.method == "full" else lora_config(config),
     )
     collate, counted = trainer.data_collator, {"tokens": 0, "padded": 0}
 

@@ -485,7 +485,7 @@ def merged_for_inference(loaded: LoadedModel) -> LoadedModel:
 
 def prepare_trainable_model(loaded: LoadedModel, config: TrainConfig):
     """Wrap the model for the chosen method (adapters for LoRA/QLoRA) after seeding."""
-    from peft import LoraConfig, PeftModel, get_peft_model, prepare_model_for_kbit_training
+    from peft import PeftModel, get_peft_model, prepare_model_for_kbit_training
     from transformers import set_seed
 
     set_seed(config.seed)  # before adapters are created: same seed, same initial adapter
@@ -505,14 +505,20 @@ def prepare_trainable_model(loaded: LoadedModel, config: TrainConfig):
     elif config.gradient_checkpointing:
         model.gradient_checkpointing_enable()
         model.enable_input_require_grads()
-    lora = LoraConfig(
+    return get_peft_model(model, lora_config(config))
+
+
+def lora_config(config: TrainConfig):
+    """The peft LoraConfig a TrainConfig asks for (also given to TRL's SFTTrainer by the benchmark's anchor)."""
+    from peft import LoraConfig
+
+    return LoraConfig(
         r=config.lora_r,
         lora_alpha=config.lora_alpha,
         lora_dropout=config.lora_dropout,
         target_modules=config.target_modules,
         task_type="CAUSAL_LM",
     )
-    return get_peft_model(model, lora)
 
 
 def _mean_logged_loss(history: list[dict]) -> float:

@@ -11,8 +11,6 @@ size (examples, items, steps, tokens) from the smoke profile, so that it runs in
 
 from __future__ import annotations
 
-import math
-
 PREFIX = "rehearse-"
 REHEARSED_TIERS = ("t4", "gpu")
 STAND_IN = "tiny"
@@ -119,8 +117,3 @@ def rehearsal_defaults(tier_defaults: dict, smoke_defaults: dict) -> dict:
         else:
             out[key] = small
     return out
-
-
-def workload_minutes_note(minutes: float) -> str:
-    """How the runner reports a rehearsal's time (rounded up to whole minutes)."""
-    return f"rehearsal took {math.ceil(minutes)} min"
