@@ -3,6 +3,8 @@
 #   make test                                              run the tests
 #   make setup                                             only the environment
 PY := .venv/bin/python
+# test workers (pytest-xdist): one per core, at most 4 (each loads its own models)
+TEST_WORKERS ?= $(shell n=$$(nproc); echo $$(( n < 4 ? n : 4 )))
 
 .PHONY: setup course test
 
@@ -17,4 +19,4 @@ course: .venv/.ready
 test: .venv/.ready
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS)

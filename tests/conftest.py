@@ -4,6 +4,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
+# Under `pytest -n N` (make test), N workers share the machine's cores: each worker and the notebooks it
+# starts get an equal share of threads, as many as the cores allow, instead of every one using them all.
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    _threads = max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+    os.environ.setdefault("OMP_NUM_THREADS", str(_threads))
+    os.environ.setdefault("MKL_NUM_THREADS", str(_threads))
+
 import pytest  # noqa: E402
 
 from helpers.core.tasks import Example  # noqa: E402

@@ -12,25 +12,26 @@ from helpers.course import runner as course
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.timeout(1800)  # the whole smoke course, about 11 minutes on 2 cores: above pytest's 900 s default
-def test_smoke_course_runs_every_notebook(tmp_path):
+@pytest.mark.timeout(900)  # the slowest notebook takes about 4 minutes of the smoke course's 11 on 2 cores
+@pytest.mark.parametrize("notebook", course.list_notebooks(), ids=lambda nb: nb.stem)
+def test_smoke_course_runs_each_notebook(tmp_path, notebook):
+    """The course runner on each notebook in turn (one test per notebook, so that pytest -n spreads them)."""
     run_dir = tmp_path / "run"
     done = subprocess.run(
-        [sys.executable, "-m", "helpers", "course", "--profile", "smoke", "--run-dir", str(run_dir)],
+        [sys.executable, "-m", "helpers", "course", "--profile", "smoke", "--only", notebook.stem, "--run-dir", str(run_dir)],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
-        timeout=1700,
+        timeout=850,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    for notebook in course.list_notebooks():
-        assert (run_dir / notebook.name).is_file()
-        [row] = [line for line in done.stdout.splitlines() if line.startswith(notebook.stem + " ")]
-        assert row.split()[1] == "ok", row
-        result = json.loads((run_dir / "results" / f"{notebook.stem}.json").read_text())
-        assert result["profile"] == "smoke" and result["is_finding"] is False
-        assert result["models"][0]["content_hash"] and result["datasets"]
-        assert all(v["text"].startswith("[SMOKE RUN") for v in result["verdicts"])
+    assert (run_dir / notebook.name).is_file()
+    [row] = [line for line in done.stdout.splitlines() if line.startswith(notebook.stem + " ")]
+    assert row.split()[1] == "ok", row
+    result = json.loads((run_dir / "results" / f"{notebook.stem}.json").read_text())
+    assert result["profile"] == "smoke" and result["is_finding"] is False
+    assert result["models"][0]["content_hash"] and result["datasets"]
+    assert all(v["text"].startswith("[SMOKE RUN") for v in result["verdicts"])
 
 
 def test_a_failing_notebook_is_named_and_exit_code_is_nonzero(tmp_path, monkeypatch, capsys):
