@@ -98,3 +98,10 @@ def test_keeping_the_best_fit_returns_the_chosen_rates_fit_and_releases_every_ot
     # 3e-3 and 1e-2 tie: both are kept until the sweep ends; the tie goes to the rate nearer the middle
     assert sweep.chosen == 3e-3 and sweep.interior and fitted == "model at 0.003"
     assert sorted(released) == ["model at 0.001", "model at 0.01"]  # the worse one at once, the tied one at the end
+
+
+def test_extended_rates_are_the_floats_their_decimal_names_hold():
+    score, _ = _peaked(1e-5)
+    result = sweep_learning_rates(score, [1e-3, 3e-3, 1e-2], max_extensions=2)
+    assert result.rates[:2] == [1e-4, 3e-4]  # exactly, not 0.00030000000000000003
+    assert repr(result.rates[1]) == "0.0003"

@@ -86,13 +86,19 @@ def next_rate(rate: float, direction: str, step: float) -> float:
     10, so that arms swept from ladder grids try the same rates; any other rate steps by the grid's ratio."""
     up = direction == "high"
     if not _on_ladder(rate):
-        return rate * step if up else rate / step
+        return _tidy(rate * step if up else rate / step)
     exponent = math.floor(math.log10(rate))
     if step > 5:  # a decade grid: 1e-4, 1e-3, 1e-2
         mantissa = round(rate / 10.0**exponent)
-        return mantissa * 10.0 ** (exponent + (1 if up else -1))
-    rungs = sorted(m * 10.0**e for e in (exponent - 1, exponent, exponent + 1) for m in LADDER_MANTISSAS)
+        return _tidy(mantissa * 10.0 ** (exponent + (1 if up else -1)))
+    rungs = sorted(_tidy(m * 10.0**e) for e in (exponent - 1, exponent, exponent + 1) for m in LADDER_MANTISSAS)
     return next(r for r in rungs if r > rate * 1.02) if up else max(r for r in rungs if r < rate / 1.02)
+
+
+def _tidy(rate: float) -> float:
+    """A rate rounded to 12 significant digits, so that 3 x 1e-4 is recorded as 0.0003, the float a grid
+    written as 3e-4 holds, not 0.00030000000000000003."""
+    return float(f"{rate:.12g}")
 
 
 def _best_index(scores: list[float]) -> int:
