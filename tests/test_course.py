@@ -18,7 +18,18 @@ def test_smoke_course_runs_each_notebook(tmp_path, notebook):
     """The course runner on each notebook in turn (one test per notebook, so that pytest -n spreads them)."""
     run_dir = tmp_path / "run"
     done = subprocess.run(
-        [sys.executable, "-m", "helpers", "course", "--profile", "smoke", "--only", notebook.stem, "--run-dir", str(run_dir)],
+        [
+            sys.executable,
+            "-m",
+            "helpers",
+            "course",
+            "--profile",
+            "smoke",
+            "--only",
+            notebook.stem,
+            "--run-dir",
+            str(run_dir),
+        ],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
