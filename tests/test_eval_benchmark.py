@@ -39,3 +39,7 @@ def test_the_smoke_benchmark_writes_a_record_with_every_set_and_path(tmp_path):
     assert shapes["banking77 labels"]["shared_prefix_tokens"] > 16  # the label list is shared by every prompt
     assert "SMOKE" in record["headline"]["label"] or record["profile"] == "smoke"
     assert (tmp_path / "results" / "benchmark_eval.png").is_file()
+    [option] = record["metrics"]["label_likelihood_option"].values()  # only the label set has a closed label list
+    assert option["path"] == "label likelihood (option)" and option["items_per_second"] > 0
+    assert len(option["changed"]) == round((1 - option["same_label_share"]) * shapes["banking77 labels"]["items"])
+    assert 0.0 <= option["accuracy"] <= 1.0 and 0.0 <= option["greedy_accuracy"] <= 1.0

@@ -107,6 +107,35 @@ def compare_paths(runs: dict[str, dict], baseline: str = "naive") -> list[dict]:
     return rows
 
 
+def compare_label_likelihood(loaded: LoadedModel, spec: dict, naive: dict, batch_size: int) -> dict:
+    """The closed-label option (helpers.core.label_likelihood) on a label set, against greedy generation
+    (the naive path's answers): items/s and speed-up, the share of items where both name the same label,
+    each item where they differ, and the accuracy of each (a greedy answer that names no label is wrong)."""
+    from ..core.label_likelihood import rank_labels
+    from ..core.scoring import extract_label
+
+    labels, references = spec["labels"], spec["references"]
+    started = time.perf_counter()
+    ranking = rank_labels(loaded, spec["prompts"], labels, batch_size=batch_size, progress=False)
+    seconds = time.perf_counter() - started
+    greedy = [extract_label(answer, labels) for answer in naive["answers"]]
+    changed = [
+        {"item": i, "greedy": g, "likelihood": p} for i, (g, p) in enumerate(zip(greedy, ranking.predictions)) if g != p
+    ]
+    items_per_second = len(references) / seconds
+    print(f"{'label likelihood (option)':<46} {seconds:7.1f} s, {items_per_second:.2f} items/s")
+    return {
+        "path": "label likelihood (option)",
+        "seconds": round(seconds, 2),
+        "items_per_second": round(items_per_second, 3),
+        "speed_up": round(items_per_second / naive["items_per_second"], 2),
+        "same_label_share": 1 - len(changed) / len(references),
+        "accuracy": sum(p == r for p, r in zip(ranking.predictions, references)) / len(references),
+        "greedy_accuracy": sum(g == r for g, r in zip(greedy, references)) / len(references),
+        "changed": changed,
+    }
+
+
 def evaluation_sets(cfg) -> dict[str, dict]:
     """The benchmark's evaluation sets, one per kind the course evaluates: a closed label set
     (banking77, as notebook 00 prompts it), JSON extraction (client intake, few-shot, as notebook 05
@@ -128,6 +157,8 @@ def evaluation_sets(cfg) -> dict[str, dict]:
             "prompts": bank.prompts(),
             "max_new_tokens": cfg.bank_new_tokens,
             "source": bank.dataset_info(),
+            "labels": bank.labels,
+            "references": [ex.reference for ex in bank.eval],
         },
         "client-intake JSON": {
             "prompts": intake.prompts(few_shot=cfg.intake_few_shot),
@@ -161,7 +192,7 @@ def run(profile: str, run_dir=None, publish: bool = False, models: list[str] | N
     started = time.perf_counter()
     loaded = load_model(cfg.models[0])
     sets = evaluation_sets(cfg)
-    comparisons, prompt_shapes = {}, {}
+    comparisons, prompt_shapes, likelihood = {}, {}, {}
     for name, spec in sets.items():
         encoded = prompt_token_ids(loaded.tokenizer, spec["prompts"])
         prompt_shapes[name] = {
@@ -175,6 +206,8 @@ def run(profile: str, run_dir=None, publish: bool = False, models: list[str] | N
             runs[path] = run_path(loaded, path, spec["prompts"], spec["max_new_tokens"], cfg.eval_batch_size)
             print(f"{name:<30} {path:<15} {runs[path]['seconds']:7.1f} s, {runs[path]['items_per_second']:.2f} items/s")
         comparisons[name] = compare_paths(runs)
+        if spec.get("labels"):
+            likelihood[name] = compare_label_likelihood(loaded, spec, runs["naive"], cfg.eval_batch_size)
     figure = plots.save_figure(
         plot(comparisons, cfg.profile, f"{cfg.models[0]}, {cfg.profile} profile"), out / "benchmark_eval.png"
     )
@@ -186,7 +219,7 @@ def run(profile: str, run_dir=None, publish: bool = False, models: list[str] | N
         models=[loaded.info()],
         datasets=[{"set": name, **spec["source"]} for name, spec in sets.items()],
         seeds=cfg.seeds,
-        metrics={"prompt_shapes": prompt_shapes, "comparison": comparisons},
+        metrics={"prompt_shapes": prompt_shapes, "comparison": comparisons, "label_likelihood_option": likelihood},
         timings={"benchmark_seconds": round(time.perf_counter() - started, 1)},
         headline={
             "label": "course default vs naive, items/s (identical answers)",
