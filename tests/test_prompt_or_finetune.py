@@ -127,6 +127,7 @@ def test_crossover_interpolates_on_log_n_where_fine_tuning_stays_ahead():
     assert pof.crossover(ns, [0.1, -0.1, 0.1, 0.1]) == pytest.approx(math.sqrt(20 * 40))  # must stay ahead
     assert pof.crossover(list(reversed(ns)), [0.1, 0.05, -0.05, -0.1]) == pytest.approx(math.sqrt(20 * 40))
     assert pof.crossover(ns, [-0.1, 0.0, 0.0, 0.3]) == pytest.approx(40)  # zero is not ahead
+    assert pof.crossover(ns, [0.2, -1e-17, 0.3, 0.3]) == pof.crossover(ns, [0.2, 1e-17, 0.3, 0.3]) == 20
 
 
 def test_crossover_interval_brackets_a_clear_crossover_and_says_when_there_is_none():
@@ -192,7 +193,8 @@ def test_the_workload_counts_every_pool_seed_and_strategy(profile):
     sweep = len(cfg.lr_grid) + cfg.max_extensions
     assert work.n_finetunes == len(cfg.ft_sizes) * len(cfg.seeds) - 1 + sweep
     counts = {g.label: g.count for g in work.generations}
-    assert counts[pof.RANDOM_K] == len(cfg.seeds) * len(cfg.ft_sizes)
+    assert counts[f"{pof.RANDOM_K}, test"] == len(cfg.seeds) * len(cfg.ft_sizes)
+    assert counts[f"{pof.RANDOM_K}, validation"] == len(cfg.ft_sizes)
     assert counts[pof.RETRIEVED_K] == len(cfg.ft_sizes) and counts[pof.ZERO_SHOT] == 1
     assert sum(label.startswith(f"{pof.MANY_SHOT}, n=") for label in counts) == len(cfg.ft_sizes)
     assert all(job.model == cfg.model and 0 < job.answer_share < 1 for job in work.finetunes)

@@ -224,7 +224,7 @@ def crossover(ns: list[int], differences: list[float]) -> float | None:
     fine-tuning is ahead from the start (read "at or below"); None when it is not ahead at the largest n."""
     if len(ns) != len(differences) or not ns:
         raise ValueError("one difference per pool size")
-    pairs = sorted(zip(ns, differences))
+    pairs = sorted((n, round(float(d), 12)) for n, d in zip(ns, differences))  # a tie read through rounding is a tie
     if pairs[-1][1] <= 0:
         return None
     j = len(pairs) - 1
@@ -234,6 +234,8 @@ def crossover(ns: list[int], differences: list[float]) -> float | None:
         return float(pairs[0][0])
     (n0, d0), (n1, d1) = pairs[j - 1], pairs[j]
     share = (0 - d0) / (d1 - d0)
+    if share == 0:  # a tie at n0: fine-tuning is ahead from the next point on, and level at n0
+        return float(n0)
     return float(math.exp(math.log(n0) + share * (math.log(n1) - math.log(n0))))
 
 
@@ -531,8 +533,9 @@ def workload(cfg) -> Workload:
     runs its grid and every extension; many-shot prompts are counted whole at their token budget, though
     generate computes their shared demonstrations once).
 
-    Prompting: each zero-shot strategy scores the validation and test items once; random k-shot once per seed
-    and pool, retrieved k-shot and many-shot once per pool. Fine-tuning: the sweep on the largest pool (each
+    Prompting: each zero-shot strategy scores the validation and test items once; random k-shot the test items
+    once per seed and pool (the validation items once per pool, with the first seed's draw), retrieved k-shot
+    and many-shot both splits once per pool. Fine-tuning: the sweep on the largest pool (each
     rate scores the validation items), every other (pool, seed) once, each scoring the test items. Serving: one
     timed probe per strategy and one for the fine-tuned prompt (a warm-up, n_latency requests one at a time,
     a batch of serve_batch_size)."""
@@ -555,8 +558,15 @@ def workload(cfg) -> Workload:
         Generation(ZERO_SHOT, prompts=items, prompt_tokens=base, **gen),
         Generation(DESCRIBED, prompts=items, prompt_tokens=described, **gen),
         Generation(
-            RANDOM_K,
-            prompts=items,
+            f"{RANDOM_K}, validation",
+            prompts=cfg.n_val,
+            prompt_tokens=base + DEMO_TOKENS * cfg.shots,
+            count=len(pools),
+            **gen,
+        ),
+        Generation(
+            f"{RANDOM_K}, test",
+            prompts=cfg.n_test,
             prompt_tokens=base + DEMO_TOKENS * cfg.shots,
             count=seeds * len(pools),
             **gen,
