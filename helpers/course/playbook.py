@@ -19,6 +19,11 @@ Templates (playbook/templates/*.md) use Jinja2 with these helpers:
   figure("cpu/02_peft_cost_quality.png", "alt text")                  -> the figure, copied beside the pages
   literal("500 clean examples")                                       -> a number that is not a measurement of
                                                                          ours (a claim quoted from an article)
+  published("cpu/06_prompt_or_finetune")                               -> whether that result file exists: a
+                                                                         page may cite a notebook whose run is
+                                                                         not published yet only inside
+                                                                         {% if published(...) %}, and says so
+                                                                         in its {% else %}
 Every number a page prints must come through one of these: a test renders the pages in trace mode
 and fails on any other number.
 A cited result file that is missing, lacks the path, or is stale (run with parameters that are no
@@ -242,6 +247,9 @@ def render_page(template_name: str, trace: bool = False, forced_status: dict[str
         page.figures.append(name)
         return f'[![{alt}]({FIGURES_SUBDIR}/{name})]({FIGURES_SUBDIR}/{name} "open the figure at full size")'
 
+    def published(result):
+        return (RESULTS_DIR / f"{result}.json").is_file()
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR), undefined=jinja2.StrictUndefined, keep_trailing_newline=True
     )
@@ -260,6 +268,7 @@ def render_page(template_name: str, trace: bool = False, forced_status: dict[str
         source=source,
         figure=figure,
         literal=mark,
+        published=published,
     )
     return page
 

@@ -10,7 +10,14 @@ from collections.abc import Callable
 from types import SimpleNamespace
 
 from ..core.workload import FineTune, Generation, Workload
-from ..experiments import nb01_data_size, nb02_peft_cost, nb03_hallucination, nb04_one_and_done, nb05_model_size
+from ..experiments import (
+    nb01_data_size,
+    nb02_peft_cost,
+    nb03_hallucination,
+    nb04_one_and_done,
+    nb05_model_size,
+    nb06_prompt_or_finetune,
+)
 
 EVAL_BATCH_SIZE = 16  # arms.evaluate_prompted and train_and_evaluate score 16 prompts at once
 SKETCH_SEQUENCES = 8  # the "what finetune does" cell: two steps of 4 on 8 examples
@@ -41,6 +48,7 @@ WORKLOADS: dict[str, Callable[[SimpleNamespace], Workload]] = {
     "hallucination": nb03_hallucination.workload,
     "one_and_done": nb04_one_and_done.workload,
     "model_size": nb05_model_size.workload,
+    "prompt_or_finetune": nb06_prompt_or_finetune.workload,
 }
 
 
