@@ -92,25 +92,29 @@ def demo_token_costs(tokenizer, pool: list[Example], probe: Example) -> list[int
     return [len(ids) - base for ids in with_each]
 
 
+CONTEXT_MARGIN = 64  # tokens: the chat template's end of turn, and a test message longer than any measured
+
+
 def context_budget(loaded: LoadedModel, examples: list[Example], max_new_tokens: int, cap: int | None) -> int:
     """Tokens available to many-shot demonstrations: the model's context minus the longest prompt without
-    demonstrations and the answer budget, and at most `cap` (a time budget; None: the context limit only)."""
+    demonstrations among `examples` (training and validation messages: nothing scored sets the budget), the
+    answer budget and a margin, and at most `cap` (a time budget; None: the context limit only)."""
     limit = int(getattr(loaded.model.config, "max_position_embeddings", 2048))
     longest = max(len(ids) for ids in prompt_token_ids(loaded.tokenizer, [ex.prompt for ex in examples]))
-    room = limit - longest - max_new_tokens - 8  # 8: the chat template's end of turn and a margin
+    room = limit - longest - max_new_tokens - CONTEXT_MARGIN
     return max(0, min(room, cap) if cap is not None else room)
 
 
-def many_shot_selection(costs: list[int], budget: int, seed: int) -> list[int]:
-    """Indices of pool examples for the many-shot prompt: the pool in a random order (`seed`), taken while
-    their demonstration tokens fit `budget` (an example that does not fit is skipped, later ones may)."""
-    order = list(range(len(costs)))
-    random.Random(seed).shuffle(order)
+def many_shot_selection(costs: list[int], budget: int) -> list[int]:
+    """Indices of pool examples for the many-shot prompt: the pool in its own order (nested_pools: round-robin
+    over the labels, so any start of it is label-balanced), taken while their demonstration tokens fit
+    `budget` (an example that does not fit is skipped, later ones may). Deterministic, like the retrieved
+    arm: a draw that changed with the seed would need its own seeds for its interval to hold that variance."""
     chosen, used = [], 0
-    for i in order:
-        if used + costs[i] <= budget:
+    for i, cost in enumerate(costs):
+        if used + cost <= budget:
             chosen.append(i)
-            used += costs[i]
+            used += cost
     return chosen
 
 
@@ -270,18 +274,22 @@ def crossover_interval(
 
 
 def crossover_text(estimate: float | None, low: float, high: float, smallest: int, largest: int) -> str:
+    """The crossover as an estimate with its interval; an interval that reaches either end of the grid is
+    said not to locate the crossover (the verdicts, not this sentence, say whether fine-tuning wins)."""
+
     def bound(x: float) -> str:
         if not math.isfinite(x):
             return f"beyond the grid (> {largest})"
         return f"at or below {smallest}" if x <= smallest else f"{x:.0f}"
 
     if estimate is None:
-        head = f"no crossover within the grid ({smallest} to {largest} examples)"
+        head = f"point estimate: no crossover within the grid ({smallest} to {largest} examples)"
     elif estimate <= smallest:
-        head = f"fine-tuning is ahead from the smallest pool (n = {smallest})"
+        head = f"point estimate: fine-tuning ahead from the smallest pool (n = {smallest})"
     else:
-        head = f"crossover at n = {estimate:.0f}"
-    return f"{head}; 95% interval {bound(low)} to {bound(high)}"
+        head = f"point estimate: crossover at n = {estimate:.0f}"
+    located = math.isfinite(high) and low > smallest
+    return f"{head}; 95% interval {bound(low)} to {bound(high)}" + ("" if located else ", not located within the grid")
 
 
 # --- Fine-tuning ladder ------------------------------------------------------------------------------------
@@ -385,7 +393,7 @@ def prompt_or_finetune_verdicts(
         strategy, prompt_runs = best_prompt[n]
         claim = (
             f"{task_key}: LoRA on n={n} examples (the {what} pool) beats the best prompt chosen on validation "
-            f"({arm_name(strategy, n)})"
+            f"({arm_name(strategy, n)})" + (f"; learning rate swept on n={ns[-1]}" if n != ns[-1] else "")
         )
         result = verdict.judge_difference(
             f"06.{task_key}.finetune_beats_best_prompt{suffix}",
