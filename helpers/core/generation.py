@@ -38,10 +38,11 @@ def left_padded_batches(
     length together, so little compute goes to padding; left padding keeps every prompt's last token in
     the last position, where generation continues and where the next-token logits are read.
     """
-    return _left_padded(prompt_token_ids(tokenizer, prompts), batch_size, tokenizer.pad_token_id, device)
+    return left_padded_ids(prompt_token_ids(tokenizer, prompts), batch_size, tokenizer.pad_token_id, device)
 
 
-def _left_padded(encoded: list[list[int]], batch_size: int, pad_id: int, device):
+def left_padded_ids(encoded: list[list[int]], batch_size: int, pad_id: int, device):
+    """left_padded_batches for prompts already tokenized (prompt_token_ids)."""
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
     for start in range(0, len(order), batch_size):
         batch = order[start : start + batch_size]
@@ -123,7 +124,7 @@ def generate(
             batches = prefixed_batches(encoded, prefix, batch_size, tokenizer.pad_token_id, loaded.device)
         else:
             prefix_cache = None
-            batches = _left_padded(encoded, batch_size, tokenizer.pad_token_id, loaded.device)
+            batches = left_padded_ids(encoded, batch_size, tokenizer.pad_token_id, loaded.device)
         for batch, ids, mask in batches:
             for index, tokens in zip(batch, _generate_rows(loaded.model, ids, mask, prefix_cache, **options)):
                 outputs[index] = tokenizer.decode(tokens, skip_special_tokens=True).strip()
@@ -132,7 +133,7 @@ def generate(
     return outputs
 
 
-def _repeated_cache(prefix_cache, rows: int):
+def repeated_cache(prefix_cache, rows: int):
     """A copy of the prefix's cache for `rows` rows (generate extends the cache it is given in place)."""
     cache = copy.deepcopy(prefix_cache)
     cache.batch_repeat_interleave(rows)
@@ -143,7 +144,7 @@ def _generate_rows(model, ids: torch.Tensor, mask: torch.Tensor, prefix_cache=No
     """The generated tokens of each row. A batch that runs out of accelerator memory is split in halves (and
     those again, down to single rows), so a long evaluation finishes at a smaller batch instead of failing."""
     try:
-        extra = {"cache": _repeated_cache(prefix_cache, len(ids))} if prefix_cache is not None else {}
+        extra = {"cache": repeated_cache(prefix_cache, len(ids))} if prefix_cache is not None else {}
         generated = model.generate(input_ids=ids, attention_mask=mask, **extra, **kwargs)
         return [generated[row, ids.shape[1] :] for row in range(len(ids))]
     except torch.OutOfMemoryError:

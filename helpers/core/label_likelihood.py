@@ -25,10 +25,10 @@ from tqdm.auto import tqdm
 from .chat import render_chat, stop_token_ids
 from .generation import (
     MIN_SHARED_PREFIX,
-    _left_padded,
-    _repeated_cache,
+    left_padded_ids,
     prefixed_batches,
     prompt_token_ids,
+    repeated_cache,
     shared_prefix_length,
 )
 from .models import LoadedModel
@@ -92,7 +92,7 @@ def rank_labels(
             batches = prefixed_batches(encoded, prefix, batch_size, pad, loaded.device)
         else:
             prefix, prefix_cache = 0, None
-            batches = _left_padded(encoded, batch_size, pad, loaded.device)
+            batches = left_padded_ids(encoded, batch_size, pad, loaded.device)
         for batch, ids, mask in batches:
             log_probs[batch] = _batch_log_probs(model, ids, mask, prefix, prefix_cache, reply_ids, reply_mask)
             bar.update(len(batch))
@@ -104,7 +104,7 @@ def _batch_log_probs(model, ids, mask, prefix, prefix_cache, reply_ids, reply_ma
     """rows x labels log-probabilities of each reply after each (left-padded) prompt."""
     rows, n_labels = len(ids), len(reply_ids)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    extra = {"cache": _repeated_cache(prefix_cache, rows)} if prefix_cache is not None else {}
+    extra = {"cache": repeated_cache(prefix_cache, rows)} if prefix_cache is not None else {}
     out = model(
         input_ids=ids[:, prefix:],
         attention_mask=mask,
