@@ -395,44 +395,49 @@ def prompt_or_finetune_verdicts(
             f"{task_key}: LoRA on n={n} examples (the {what} pool) beats the best prompt chosen on validation "
             f"({arm_name(strategy, n)})" + (f"; learning rate swept on n={ns[-1]}" if n != ns[-1] else "")
         )
-        result = verdict.judge_difference(
+        result = _paired_verdict(
             f"06.{task_key}.finetune_beats_best_prompt{suffix}",
             claim,
-            paired_arms(finetuned[n], prompt_runs, metric),
+            (arm_name(FINE_TUNED, n), finetuned[n]),
+            (arm_name(strategy, n), prompt_runs),
+            metric,
             profile,
+            chance,
         )
-        if chance is not None:
-            verdict.flag_chance(
-                result,
-                chance,
-                {
-                    arm_name(FINE_TUNED, n): arm_summary(finetuned[n], metric),
-                    arm_name(strategy, n): arm_summary(prompt_runs, metric),
-                },
-            )
         note = sweep.edge_note("the LoRA arms") if sweep is not None else None
         if note:
             result.notes.append(note)
         verdicts.append(result)
     n = max(random_runs)
     claim = f"{task_key}: k demonstrations retrieved per query (BM25) beat k random ones, drawing on n={n} examples"
-    result = verdict.judge_difference(
+    result = _paired_verdict(
         f"06.{task_key}.retrieved_beats_random",
         claim,
-        paired_arms(retrieved_runs[n], random_runs[n], metric),
+        (arm_name(RETRIEVED_K, n), retrieved_runs[n]),
+        (arm_name(RANDOM_K, n), random_runs[n]),
+        metric,
         profile,
+        chance,
     )
-    if chance is not None:
-        verdict.flag_chance(
-            result,
-            chance,
-            {
-                arm_name(RETRIEVED_K, n): arm_summary(retrieved_runs[n], metric),
-                arm_name(RANDOM_K, n): arm_summary(random_runs[n], metric),
-            },
-        )
     verdicts.append(result)
     return verdicts
+
+
+def _paired_verdict(
+    verdict_id: str,
+    claim: str,
+    better: tuple[str, list[ArmResult]],
+    other: tuple[str, list[ArmResult]],
+    metric: str,
+    profile: str,
+    chance: float | None,
+) -> verdict.Verdict:
+    """ "(name, runs) `better` beats `other`" judged on their paired test items, with both arms flagged where
+    chance lies within their interval."""
+    result = verdict.judge_difference(verdict_id, claim, paired_arms(better[1], other[1], metric), profile)
+    if chance is not None:
+        verdict.flag_chance(result, chance, {name: arm_summary(runs, metric) for name, runs in (better, other)})
+    return result
 
 
 # --- Cost --------------------------------------------------------------------------------------------------
