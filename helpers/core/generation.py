@@ -87,6 +87,19 @@ def prefixed_batches(
         yield batch, ids, mask
 
 
+def cached_prefix_batches(loaded: LoadedModel, encoded: list[list[int]], batch_size: int, reuse_prefix: bool = True):
+    """(shared prefix length, its key/value cache, batches) for tokenized prompts: with a shared start of at
+    least MIN_SHARED_PREFIX tokens, that start is computed once and the batches are prefixed_batches; else
+    (0, None, left-padded batches). Call it under torch.inference_mode."""
+    prefix = shared_prefix_length(encoded) if reuse_prefix else 0
+    pad = loaded.tokenizer.pad_token_id
+    if prefix >= MIN_SHARED_PREFIX:
+        prefix_ids = torch.tensor([encoded[0][:prefix]], device=loaded.device)
+        prefix_cache = loaded.model(input_ids=prefix_ids, use_cache=True)["cache"]
+        return prefix, prefix_cache, prefixed_batches(encoded, prefix, batch_size, pad, loaded.device)
+    return 0, None, left_padded_ids(encoded, batch_size, pad, loaded.device)
+
+
 def generate(
     loaded: LoadedModel,
     prompts: list[list[dict]],
@@ -117,14 +130,7 @@ def generate(
     )
     with torch.inference_mode():
         encoded = prompt_token_ids(tokenizer, prompts)
-        prefix = shared_prefix_length(encoded) if reuse_prefix else 0
-        if prefix >= MIN_SHARED_PREFIX:
-            prefix_ids = torch.tensor([encoded[0][:prefix]], device=loaded.device)
-            prefix_cache = loaded.model(input_ids=prefix_ids, use_cache=True)["cache"]
-            batches = prefixed_batches(encoded, prefix, batch_size, tokenizer.pad_token_id, loaded.device)
-        else:
-            prefix_cache = None
-            batches = left_padded_ids(encoded, batch_size, tokenizer.pad_token_id, loaded.device)
+        _, prefix_cache, batches = cached_prefix_batches(loaded, encoded, batch_size, reuse_prefix)
         for batch, ids, mask in batches:
             for index, tokens in zip(batch, _generate_rows(loaded.model, ids, mask, prefix_cache, **options)):
                 outputs[index] = tokenizer.decode(tokens, skip_special_tokens=True).strip()

@@ -24,12 +24,9 @@ from tqdm.auto import tqdm
 
 from .chat import render_chat, stop_token_ids
 from .generation import (
-    MIN_SHARED_PREFIX,
-    left_padded_ids,
-    prefixed_batches,
+    cached_prefix_batches,
     prompt_token_ids,
     repeated_cache,
-    shared_prefix_length,
 )
 from .models import LoadedModel
 
@@ -84,15 +81,7 @@ def rank_labels(
     bar = tqdm(total=len(prompts), desc=description, disable=not progress, leave=False)
     with torch.inference_mode():
         encoded = prompt_token_ids(tokenizer, prompts)
-        prefix = shared_prefix_length(encoded)
-        if prefix >= MIN_SHARED_PREFIX:
-            prefix_cache = model(input_ids=torch.tensor([encoded[0][:prefix]], device=loaded.device), use_cache=True)[
-                "cache"
-            ]
-            batches = prefixed_batches(encoded, prefix, batch_size, pad, loaded.device)
-        else:
-            prefix, prefix_cache = 0, None
-            batches = left_padded_ids(encoded, batch_size, pad, loaded.device)
+        prefix, prefix_cache, batches = cached_prefix_batches(loaded, encoded, batch_size)
         for batch, ids, mask in batches:
             log_probs[batch] = _batch_log_probs(model, ids, mask, prefix, prefix_cache, reply_ids, reply_mask)
             bar.update(len(batch))
