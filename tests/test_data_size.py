@@ -74,6 +74,19 @@ def test_every_profile_grid_can_be_built():
             assert max(len(s.examples) for s in bank) == max(cfg.bank_clean_sizes + cfg.bank_noisy_sizes)
 
 
+def test_cpu_profile_reaches_the_claims_scale():
+    # Issue 18: on cpu the largest noisy set holds at least 512 examples and is seen in full (whole epochs),
+    # against a clean set at most half its size, as the claim ("hundreds clean beat thousands noisy") names.
+    from helpers.course.profiles import settings
+
+    for profile in ("cpu", "full"):
+        cfg = settings("data_size", profile)
+        largest_noisy = max(cfg.noisy_sizes + cfg.bank_noisy_sizes)
+        assert largest_noisy >= 512, profile
+        assert cfg.bank_epochs >= 1.0 and cfg.epochs >= 1.0, profile
+        assert max(cfg.bank_noisy_sizes) >= 2 * max(cfg.bank_clean_sizes), profile
+
+
 # --- validation split, generation budget, sweeps per data group ---
 
 from types import SimpleNamespace  # noqa: E402

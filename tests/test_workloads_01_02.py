@@ -52,8 +52,8 @@ def test_nb01_cpu_counts_every_arm_seed_and_sweep_of_the_design():
     design = nb01_design(cfg)
     project_cell = 2  # the closing cell's learning curve: two subsets of the demo file
     assert work.n_finetunes == design["intake"]["finetunes"] + design["banking77"]["finetunes"] + project_cell
-    # cpu: intake 5 arms x 3 seeds, 3 groups swept over 3 rates + 1 extension; banking77 2 arms, 2 groups
-    assert work.n_finetunes == (5 * 3 - 3 + 3 * 4) + (2 * 3 - 2 + 2 * 4) + 2 == 38
+    # cpu: intake 5 arms x 3 seeds, 3 groups swept over 3 rates + 1 extension; banking77 3 arms, 2 groups
+    assert work.n_finetunes == (5 * 3 - 3 + 3 * 4) + (3 * 3 - 2 + 2 * 4) + 2 == 41
     assert generated(work, "intake sweep validation") == design["intake"]["sweeps"] == 12
     assert generated(work, "intake fine-tuned arms, test") == design["intake"]["arms"] * len(cfg.seeds)
     assert generated(work, "banking77 sweep validation") == design["banking77"]["sweeps"]
@@ -63,13 +63,13 @@ def test_nb01_cpu_counts_every_arm_seed_and_sweep_of_the_design():
         "intake clean sweep (clean-32)",
         "intake noisy 40% sweep (noisy40%-64)",
         "intake cleaned 40% sweep (cleaned40%-64)",
-        "banking77 clean sweep (clean-48)",
-        "banking77 noisy 40% sweep (noisy40%-192)",
+        "banking77 clean sweep (clean-128)",
+        "banking77 noisy 40% sweep (noisy40%-512)",
     }
     by_label = {f.label: f for f in work.finetunes}
     assert by_label["intake clean-32"].count == len(cfg.seeds) - 1  # its first seed is the sweep's chosen run
     assert by_label["intake noisy40%-64"].sequences == 64 * cfg.epochs
-    assert by_label["banking77 noisy40%-192"].sequences == 192 * cfg.bank_epochs
+    assert by_label["banking77 noisy40%-512"].sequences == 512 * cfg.bank_epochs
 
 
 @pytest.mark.parametrize("profile", ["smoke", "cpu", "gpu"])

@@ -114,13 +114,13 @@ NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
             noisy_sizes=[64],
             noise_rates=[0.4],
             max_new_tokens=None,
-            bank_intents=6,
+            bank_intents=10,  # the most intents whose smallest training pool still holds 512 balanced examples
             bank_epochs=1.0,
-            bank_clean_sizes=[48],
-            bank_noisy_sizes=[192],
+            bank_clean_sizes=[32, 128],
+            bank_noisy_sizes=[512],  # hundreds clean against the claim's larger noisy set, seen in full
             bank_noise_rates=[0.4],
-            bank_n_eval=120,
-            bank_n_val=48,
+            bank_n_eval=150,
+            bank_n_val=60,
             bank_max_new_tokens=12,
         ),
         "full": dict(
