@@ -3,7 +3,9 @@
 #   make test                                              run the tests
 #   make setup                                             only the environment
 PY := .venv/bin/python
-# test workers (pytest-xdist): one per core, at most 4 (each loads its own models)
+# test workers (pytest-xdist): one per core, at most 4 (each loads its own models). worksteal: a worker that runs
+# out of tests takes half of another's queue, so the long notebook runs (collected first, tests/conftest.py)
+# are shared instead of queued behind each other on one worker.
 TEST_WORKERS ?= $(shell n=$$(nproc); echo $$(( n < 4 ? n : 4 )))
 
 .PHONY: setup course test
@@ -19,4 +21,4 @@ course: .venv/.ready
 test: .venv/.ready
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
-	$(PY) -m pytest -n $(TEST_WORKERS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal

@@ -44,3 +44,19 @@ def toy_examples():
             ("color of coal?", "black"),
         ]
     )
+
+
+# Longest first: the course's notebook runs (a minute or more each), then the other tests marked slow, then the
+# rest, each group in its collected order. Under `--dist worksteal` the workers then end together instead of one
+# finishing the notebooks alone while the others wait.
+LONGEST_TESTS = ("test_course.py::test_smoke_course_runs_each_notebook",)
+
+
+def _running_order(item) -> int:
+    if any(name in item.nodeid for name in LONGEST_TESTS):
+        return 0
+    return 1 if item.get_closest_marker("slow") else 2
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=_running_order)  # stable: collected order within each group
