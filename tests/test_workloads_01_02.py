@@ -236,6 +236,11 @@ def test_banking77_lengths_match_a_fresh_measurement(measure, n_intents):
         nb01.bank_prompt_tokens(n_intents), rel=0.1
     )
     assert max(measure(ex.messages, False) for ex in task.train) <= nb01.bank_seq_tokens(n_intents)
+    finetuned = replace_system_prompt(task.eval + task.train, nb01.BANK_FINETUNED_PROMPT)
+    assert statistics.mean(measure(ex.prompt) for ex in finetuned) == pytest.approx(
+        nb01.bank_finetuned_prompt_tokens(), rel=0.1
+    )
+    assert max(measure(ex.messages, False) for ex in finetuned) <= nb01.bank_finetuned_seq_tokens()
     short = replace_system_prompt(task.eval + task.train, "Classify the bank customer's message by intent.")
     assert statistics.mean(measure(ex.prompt) for ex in short) == pytest.approx(
         nb02.SHORT_PROMPT_TOKENS + nb01.BANK_MESSAGE_TOKENS, rel=0.1
