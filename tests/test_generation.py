@@ -68,3 +68,21 @@ def test_prompts_without_a_long_shared_start_take_the_plain_path(monkeypatch):
     monkeypatch.setattr(tiny.model, "generate", lambda **kw: seen.append("cache" in kw) or real(**kw))
     generate(tiny, short, max_new_tokens=2, batch_size=3, progress=False)
     assert seen == [False]
+
+
+def test_sampling_follows_its_seed_and_greedy_stays_the_default():
+    tiny = load_model("tiny")
+    greedy = generate(tiny, prompts(4), max_new_tokens=6, batch_size=4, progress=False)
+    assert generate(tiny, prompts(4), max_new_tokens=6, batch_size=4, progress=False) == greedy
+    sampled = [
+        generate(tiny, prompts(4), max_new_tokens=6, batch_size=4, progress=False, temperature=1.5, seed=s)
+        for s in (0, 0, 1)
+    ]
+    assert sampled[0] == sampled[1] and sampled[0] != sampled[2]
+    assert sampled[0] != greedy
+    try:
+        generate(tiny, prompts(1), max_new_tokens=2, progress=False, temperature=0.0)
+    except ValueError as error:
+        assert "temperature" in str(error)
+    else:
+        raise AssertionError("a temperature of 0 must be refused")

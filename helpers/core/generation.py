@@ -1,4 +1,4 @@
-"""Batched greedy generation from chat prompts.
+"""Batched generation from chat prompts: greedy by default, sampled on request (`temperature`).
 
 Evaluation prompts mostly start alike: the same system prompt, label list or few-shot demonstrations,
 then one item's question. The shared start is computed once (one forward pass, its key/value cache
@@ -11,6 +11,7 @@ the last bits of a logit; `reuse_prefix=False` gives the plain path, and `python
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import warnings
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from tqdm.auto import tqdm
 
 from .chat import render_chat, stop_token_ids
 from .models import LoadedModel, free_accelerator_memory
+from .seeds import torch_seeded
 
 
 def prompt_token_ids(tokenizer, prompts: list[list[dict]]) -> list[list[int]]:
@@ -109,26 +111,35 @@ def generate(
     description: str = "generating",
     min_new_tokens: int | None = None,
     reuse_prefix: bool = True,
+    temperature: float | None = None,
+    top_p: float = 1.0,
+    seed: int | None = None,
 ) -> list[str]:
-    """Greedy completions for chat prompts, in input order.
+    """Completions for chat prompts, in input order: greedy, or sampled when `temperature` is set.
 
     Prompts are sorted by length and left-padded in batches (left_padded_batches). With reuse_prefix,
     the tokens all prompts share are computed once and their cache reused by every batch (see the
     module docstring). min_new_tokens: generate at least this many tokens (timing runs set it to
-    max_new_tokens so that every request does the same work).
+    max_new_tokens so that every request does the same work). temperature: None (the default) decodes
+    greedily; a positive value samples at that temperature within nucleus `top_p`, torch's generator
+    seeded with `seed` for the call (and restored afterwards), so a seed gives the same samples again.
     """
+    if temperature is not None and temperature <= 0:
+        raise ValueError(f"temperature must be positive (None: greedy); got {temperature}")
     tokenizer = loaded.tokenizer
     stop_ids = stop_token_ids(loaded.model, tokenizer)  # a model may end a reply with any of several tokens
     outputs: list[str] = [""] * len(prompts)
     bar = tqdm(total=len(prompts), desc=description, disable=not progress, leave=False)
     options = dict(
         max_new_tokens=max_new_tokens,
-        do_sample=False,
+        do_sample=temperature is not None,
+        **({"temperature": temperature, "top_p": top_p} if temperature is not None else {}),
         **({"min_new_tokens": min_new_tokens} if min_new_tokens else {}),
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=stop_ids,
     )
-    with torch.inference_mode():
+    seeded = torch_seeded(0 if seed is None else seed) if temperature is not None else contextlib.nullcontext()
+    with torch.inference_mode(), seeded:
         encoded = prompt_token_ids(tokenizer, prompts)
         _, prefix_cache, batches = cached_prefix_batches(loaded, encoded, batch_size, reuse_prefix)
         for batch, ids, mask in batches:
