@@ -86,3 +86,31 @@ def test_sampling_follows_its_seed_and_greedy_stays_the_default():
         assert "temperature" in str(error)
     else:
         raise AssertionError("a temperature of 0 must be refused")
+
+
+def test_sampling_needs_a_seed_and_leaves_the_global_random_state_as_it_was():
+    import pytest
+    import torch
+
+    tiny = load_model("tiny")
+    with pytest.raises(ValueError, match="seed"):
+        generate(tiny, prompts(1), max_new_tokens=2, progress=False, temperature=1.0)
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    generate(tiny, prompts(2), max_new_tokens=4, batch_size=2, progress=False, temperature=1.0, seed=7)
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_first_line_stops_a_row_after_its_first_line_of_text():
+    import torch
+
+    from helpers.core.generation import FirstLineStop
+
+    class Tokenizer:
+        def batch_decode(self, rows, skip_special_tokens=True):
+            return ["".join(chr(int(t)) for t in row) for row in rows]
+
+    ids = torch.tensor([[0, ord("\n"), ord("a")], [0, ord("a"), ord("\n")], [0, ord(" "), ord("b")]])
+    assert FirstLineStop(Tokenizer(), 1)(ids, None).tolist() == [False, True, False]  # a leading break is no line
+    outputs = generate(load_model("tiny"), prompts(3), max_new_tokens=12, batch_size=3, progress=False, first_line=True)
+    assert all("\n" not in out.strip() for out in outputs)
