@@ -293,7 +293,7 @@ EXERCISES: dict[str, list[Exercise]] = {
         ),
         Exercise(
             "n_seed",
-            "double it",
+            "double it, and n_large with it (n_large must stay n_seed x max(ratios))",
             "With more real messages to start from, does adding synthetic ones still help?",
             lambda r: (
                 f"published with n_seed={r['parameters']['n_seed']}: "

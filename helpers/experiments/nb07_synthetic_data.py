@@ -40,15 +40,15 @@ from ..core.models import LoadedModel
 from ..core.retrieval import BM25Retriever
 from ..core.scoring import normalize
 from ..core.seeds import derived_seed
-from ..core.tasks import Example, Task
+from ..core.tasks import Example, Task, balanced_order
 from ..core.training import TrainConfig
 from ..core.words import words
 from ..core.workload import FineTune, Generation, Workload
 from ..data.task_library import banking77_task, intent_example
 from . import verdict
-from .arms import ArmResult, arm_summary, paired_arms, train_and_evaluate
+from .arms import ArmResult, arm_summary, by_arm, paired_arms
 from .lr_sweep import SweepResult
-from .nb01_data_size import ArmSpec, split_validation, sweep_group, sweep_record
+from .nb01_data_size import ArmSpec, run_arms, split_validation
 
 COURSE, RULE, LARGER = "course model", "rule", "larger model"
 GENERATORS = (COURSE, RULE, LARGER)
@@ -61,8 +61,30 @@ def mixed_arm(ratio: int, generator: str = COURSE) -> str:
     return f"real + {generator} 1:{ratio}"
 
 
-def validated_arm(ratio: int, generator: str = COURSE) -> str:
-    return f"real + validated {generator} 1:{ratio}"
+def validated_arm(generator: str = COURSE) -> str:
+    """Real + the examples of the largest ratio's set that pass the filter: as many as it keeps, per seed."""
+    return f"real + validated {generator}"
+
+
+def size_matched_arm(generator: str = COURSE) -> str:
+    """Real + a random subset of the largest ratio's set, as many examples as the filter kept (per seed)."""
+    return f"real + unvalidated {generator}, size-matched"
+
+
+def check_settings(generators: list[str], larger_generator: str | None, n_seed: int, n_large: int, ratios: list[int]):
+    """Refuse settings the notebook cannot run as designed, with a one-line error naming the fix."""
+    unknown = [g for g in generators if g not in GENERATORS]
+    if unknown:
+        raise ValueError(f"generators: unknown {unknown}; choose from {list(GENERATORS)}")
+    if COURSE not in generators:
+        raise ValueError(f"generators must include {COURSE!r}: the verdicts compare its examples")
+    if LARGER in generators and not larger_generator:
+        raise ValueError(f"generators lists {LARGER!r}: set larger_generator to a hub id or folder")
+    if n_large != n_seed * max(ratios):
+        raise ValueError(
+            f"n_large ({n_large}) must equal n_seed x max(ratios) ({n_seed} x {max(ratios)}): synthetic alone is "
+            "compared with as many real messages"
+        )
 
 
 # --- Splits ------------------------------------------------------------------------------------------------
@@ -75,18 +97,6 @@ class Splits:
     test: Task  # scored by the verdicts, nothing else
     validation: Task  # learning rates are chosen on it
     labels: list[str]
-
-
-def balanced_order(examples: list[Example]) -> list[Example]:
-    """The examples reordered round-robin over their labels (meta["label"], else the reference), labels in
-    sorted order, so any start of the list holds as equal a number per label as its length allows."""
-    by_label: dict[str, list[Example]] = {}
-    for ex in examples:
-        by_label.setdefault(ex.meta.get("label", ex.reference), []).append(ex)
-    ordered = []
-    for i in range(max((len(group) for group in by_label.values()), default=0)):
-        ordered += [group[i] for _, group in sorted(by_label.items()) if i < len(group)]
-    return ordered
 
 
 def check_disjoint(**named: list[Example]) -> None:
@@ -203,6 +213,12 @@ def generator_prompt(label: str, shots: list[str]) -> list[dict]:
     return [{"role": "system", "content": GENERATOR_SYSTEM}, {"role": "user", "content": request}]
 
 
+# An assistant declining, not a customer who cannot do something ("I can't use my card" is a banking77 message).
+REFUSAL = re.compile(
+    r"(?i)^(?:i'?m sorry,? but\b|i am sorry,? but\b|(?:i cannot|i can'?t|i'?m unable to|i am unable to) "
+    r"(?:help|assist|provide|write|generate|create|fulfil)|as an ai\b|i'?m not able to "
+    r"(?:help|assist|provide))"
+)
 _LEAD = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s*")
 _PREFIX = re.compile(r"^(?:new message|message|customer|answer)\s*:\s*", re.IGNORECASE)
 
@@ -219,7 +235,7 @@ def clean_generation(text: str) -> tuple[str | None, str]:
         return None, "empty"
     if not re.search(r"[A-Za-z]", line):
         return None, "no words"
-    if re.match(r"(?i)^(i'?m sorry|i cannot|i can't|as an ai)", line):
+    if REFUSAL.match(line):
         return None, "refusal"
     return line, "ok"
 
@@ -238,8 +254,9 @@ def model_generate(
     generator: str = COURSE,
 ) -> Generated:
     """n requests to `loaded`, label-balanced over the seed set's intents; each shows `shots` seed messages of
-    its intent (drawn with `seed`) and is sampled at `temperature` (torch seeded with `seed`). Outputs that
-    `clean_generation` cannot use are counted, not replaced, so the set may hold fewer than n examples."""
+    its intent (drawn with `seed`) and is sampled at `temperature` (torch seeded with `seed`), stopping at the
+    first line break (only the first line is used). Outputs that `clean_generation` cannot use are counted,
+    not replaced, so the set may hold fewer than n examples; none usable at all is an error."""
     rng = random.Random(derived_seed(seed, "generator prompts"))
     texts = _by_label(seed_examples)
     wanted = request_labels(sorted(texts), n)
@@ -253,6 +270,7 @@ def model_generate(
         temperature=temperature,
         top_p=top_p,
         seed=seed,
+        first_line=True,
     )
     examples, skipped = [], Counter()
     for label, output in zip(wanted, outputs):
@@ -261,6 +279,11 @@ def model_generate(
             skipped[reason] += 1
         else:
             examples.append(synthetic_example(message, label, labels, generator, seed))
+    if not examples:
+        raise ValueError(
+            f"{generator}, seed {seed}: no usable output of {n} ({dict(skipped)}); raise gen_max_new_tokens or "
+            "check generator_prompt"
+        )
     return Generated(generator, seed, examples, n, dict(skipped))
 
 
@@ -300,12 +323,13 @@ class FilterReport:
     kept: list[Example]
     n_in: int
     removed: dict[str, int]  # reason -> examples removed for it (each counted under its first failing check)
-    agreement: float  # share of all the examples whose label the seed classifier gives too
+    agreement: float | None  # share of all the examples whose label the seed classifier gives too (None: none in)
     bounds: tuple[int, int]
 
     @property
-    def removed_share(self) -> float:
-        return 1 - len(self.kept) / self.n_in if self.n_in else 0.0
+    def removed_share(self) -> float | None:
+        """The share removed; None when nothing came in."""
+        return 1 - len(self.kept) / self.n_in if self.n_in else None
 
     def to_dict(self) -> dict:
         return {
@@ -343,7 +367,22 @@ def validate(synthetic: list[Example], seed_examples: list[Example], k: int = 3)
         else:
             kept.append(ex)
         seen.add(key)
-    return FilterReport(kept, len(synthetic), dict(removed), agree / len(synthetic) if synthetic else 0.0, (low, high))
+    return FilterReport(kept, len(synthetic), dict(removed), agree / len(synthetic) if synthetic else None, (low, high))
+
+
+def filter_name(n_seed: int, k: int) -> str:
+    """The filter, named precisely, for claims and notes."""
+    return (
+        f"a BM25 {k}-nearest-neighbour vote over the {n_seed} seed messages must give the label; no duplicates; "
+        "length within the seed set's range"
+    )
+
+
+def real_reference(splits: Splits, k: int = 3) -> FilterReport | None:
+    """The filter run on the real messages of the large set outside the seed (true labels, never scored): how
+    much it removes and how often it agrees with a true label, the reference for each generator's shares."""
+    rest = splits.large[len(splits.seed) :]
+    return validate(rest, splits.seed, k) if rest else None
 
 
 # --- Diversity ---------------------------------------------------------------------------------------------
@@ -366,16 +405,23 @@ def nearest_similarity(texts: list[str], reference: list[str]) -> list[float]:
     return [max((jaccard(t, r) for r in reference), default=0.0) for t in texts]
 
 
-def diversity(texts: list[str], seed_texts: list[str], near: float = NEAR_COPY) -> dict:
-    """distinct-1 and distinct-2 of the texts, their mean nearest-neighbour similarity to the seed messages,
-    and the shares that are exact copies (after normalisation) and near copies (similarity >= `near`, exact
-    copies included) of a seed message."""
+def diversity(
+    texts: list[str], seed_texts: list[str], near: float = NEAR_COPY, equal_n: int | None = None, seed: int = 0
+) -> dict:
+    """distinct-1 and distinct-2 of the texts (over a random subsample of `equal_n` of them, drawn with `seed`,
+    so that sets of different sizes are compared at one size: distinct-n falls as a set grows), their mean
+    nearest-neighbour similarity to the seed messages, and the shares that are exact copies (after
+    normalisation) and near copies (similarity >= `near`, exact copies included) of a seed message."""
     seeds = {normalize(t) for t in seed_texts}
     similarity = nearest_similarity(texts, seed_texts)
+    sample = texts
+    if equal_n is not None and equal_n < len(texts):
+        sample = random.Random(derived_seed(seed, "distinct-n subsample")).sample(texts, equal_n)
     return {
         "n": len(texts),
-        "distinct_1": distinct_n(texts, 1),
-        "distinct_2": distinct_n(texts, 2),
+        "distinct_n_over": len(sample),
+        "distinct_1": distinct_n(sample, 1),
+        "distinct_2": distinct_n(sample, 2),
         "nn_similarity": float(np.mean(similarity)) if texts else 0.0,
         "exact_copy_share": float(np.mean([normalize(t) in seeds for t in texts])) if texts else 0.0,
         "near_copy_share": float(np.mean([s >= near for s in similarity])) if texts else 0.0,
@@ -383,24 +429,34 @@ def diversity(texts: list[str], seed_texts: list[str], near: float = NEAR_COPY) 
 
 
 def mean_over_seeds(rows: list[dict]) -> dict:
-    """The mean of each numeric field over one generator's per-seed rows."""
-    return {key: float(np.mean([row[key] for row in rows])) for key in rows[0]} if rows else {}
+    """The mean of each numeric field over one generator's per-seed rows (None where no row has a value)."""
+
+    def mean(key: str) -> float | None:
+        values = [row[key] for row in rows if row.get(key) is not None]
+        return float(np.mean(values)) if values else None
+
+    return {key: mean(key) for key in rows[0]} if rows else {}
 
 
-# --- Arms --------------------------------------------------------------------------------------------------
+# --- Arms ---------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class SeededArm:
-    """An arm whose training examples may differ per seed (synthetic data is generated once per seed)."""
+def verdict_arms(generator: str, top: int) -> list[str]:
+    """The arms the verdicts compare: each sweeps its own learning rate and runs every seed."""
+    return [
+        REAL_SEED,
+        mixed_arm(top, generator),
+        validated_arm(generator),
+        size_matched_arm(generator),
+        SYNTHETIC_ONLY,
+        REAL_LARGE,
+    ]
 
-    arm: str
-    group: str
-    examples: dict[int, list[Example]]
-    info: dict = field(default_factory=dict)
 
-    def size(self, seed: int) -> int:
-        return len(self.examples[seed])
+def size_matched(examples: list[Example], n: int, seed: int) -> list[Example]:
+    """A random subset of n of the examples (drawn with a seed derived from `seed`), in their order."""
+    chosen = sorted(random.Random(derived_seed(seed, "size-matched unvalidated")).sample(range(len(examples)), n))
+    return [examples[i] for i in chosen]
 
 
 def build_arms(
@@ -409,51 +465,74 @@ def build_arms(
     validated: dict[int, FilterReport],
     ratios: list[int],
     seeds: list[int],
-) -> list[SeededArm]:
-    """The arms, each holding exactly the data its claim names (per seed):
-    real seed; synthetic only (the course model's examples for the largest ratio, no real one); real + course
-    model's examples at each ratio (ratio x n_seed synthetic, label-balanced, nested); real + those of the
-    largest ratio that pass the filter (`validated`: the filter's report per seed on that same set); real +
-    each other generator's examples at the largest ratio; the larger real set."""
+    descriptive_seeds: int | None = None,
+) -> list[ArmSpec]:
+    """The arms, each holding exactly the data its name says, per seed (`ArmSpec.examples` is {seed: set}):
+    real seed; synthetic only (the course model's examples for the largest ratio, no real one); real + the
+    course model's examples at each ratio (ratio x n_seed synthetic, label-balanced, nested); real + those of
+    the largest ratio that pass the filter (`validated`: the filter's report per seed on that same set); real +
+    a random subset of that same set as large as the filter kept (size-matched, unvalidated); real + each other
+    generator's examples at the largest ratio; the larger real set.
+
+    The arms the verdicts compare (`verdict_arms`) sweep their own learning rate and run every seed; the others
+    (smaller ratios, other generators) borrow the rate swept on real + course model at the largest ratio and
+    run the first `descriptive_seeds` seeds (None: all)."""
     n_seed, top = len(splits.seed), max(ratios)
+    verdict_names = verdict_arms(COURSE, top)
+    side_seeds = seeds if descriptive_seeds is None else seeds[:descriptive_seeds]
+    borrowed = mixed_arm(top)
 
     def course(seed: int, ratio: int) -> list[Example]:
         return synthetic_set(synthetic[COURSE][seed], ratio * n_seed)
 
-    arms = [SeededArm(REAL_SEED, REAL, {s: list(splits.seed) for s in seeds}, {"real": n_seed, "synthetic": 0})]
-    arms.append(SeededArm(SYNTHETIC_ONLY, SYNTHETIC, {s: course(s, top) for s in seeds}, {"real": 0, "ratio": top}))
-    for ratio in sorted(ratios):
-        arms.append(
-            SeededArm(
-                mixed_arm(ratio),
-                MIXED,
-                {s: list(splits.seed) + course(s, ratio) for s in seeds},
-                {"real": n_seed, "ratio": ratio, "generator": COURSE},
-            )
-        )
+    def arm(name: str, group: str, by_seed: Callable[[int], list[Example]], info: dict) -> ArmSpec:
+        if name in verdict_names:
+            return ArmSpec(name, group, {s: by_seed(s) for s in seeds}, {**info, "learning_rate_from": name}, True)
+        info = {**info, "learning_rate_from": borrowed}
+        return ArmSpec(name, group, {s: by_seed(s) for s in side_seeds}, info, rate_from=borrowed)
+
     for s in seeds:
         chosen = {id(ex) for ex in course(s, top)}
         if any(id(ex) not in chosen for ex in validated[s].kept):
             raise ValueError("the validated examples must come from the largest ratio's synthetic set")
+    arms = [arm(REAL_SEED, REAL, lambda s: list(splits.seed), {"real": n_seed, "synthetic": 0})]
+    arms.append(arm(SYNTHETIC_ONLY, SYNTHETIC, lambda s: course(s, top), {"real": 0, "ratio": top}))
+    for ratio in sorted(ratios):
+        arms.append(
+            arm(
+                mixed_arm(ratio),
+                MIXED,
+                lambda s, ratio=ratio: list(splits.seed) + course(s, ratio),
+                {"real": n_seed, "ratio": ratio, "generator": COURSE},
+            )
+        )
     arms.append(
-        SeededArm(
-            validated_arm(top),
+        arm(
+            validated_arm(),
             MIXED,
-            {s: list(splits.seed) + validated[s].kept for s in seeds},
-            {"real": n_seed, "ratio": top, "generator": COURSE, "validated": True},
+            lambda s: list(splits.seed) + validated[s].kept,
+            {"real": n_seed, "from_ratio": top, "generator": COURSE, "validated": True},
+        )
+    )
+    arms.append(
+        arm(
+            size_matched_arm(),
+            MIXED,
+            lambda s: list(splits.seed) + size_matched(course(s, top), len(validated[s].kept), s),
+            {"real": n_seed, "from_ratio": top, "generator": COURSE, "validated": False, "size_matched": True},
         )
     )
     for generator in GENERATORS[1:]:
         if generator in synthetic:
             arms.append(
-                SeededArm(
+                arm(
                     mixed_arm(top, generator),
                     MIXED,
-                    {s: list(splits.seed) + synthetic_set(synthetic[generator][s], top * n_seed) for s in seeds},
+                    lambda s, g=generator: list(splits.seed) + synthetic_set(synthetic[g][s], top * n_seed),
                     {"real": n_seed, "ratio": top, "generator": generator},
                 )
             )
-    arms.append(SeededArm(REAL_LARGE, REAL, {s: list(splits.large) for s in seeds}, {"real": len(splits.large)}))
+    arms.append(arm(REAL_LARGE, REAL, lambda s: list(splits.large), {"real": len(splits.large)}))
     return arms
 
 
@@ -463,15 +542,20 @@ def synthetic_set(generated: Generated, n: int) -> list[Example]:
     return balanced_order(generated.examples)[:n]
 
 
-def matched_steps(arms: list[SeededArm], epochs: float, batch_size: int) -> int:
+def matched_steps(arms: list[ArmSpec], epochs: float, batch_size: int) -> int:
     """Optimizer steps every arm trains for: `epochs` passes over the largest arm (any seed)."""
-    largest = max(arm.size(s) for arm in arms for s in arm.examples)
+    largest = max(len(examples) for arm in arms for examples in arm.examples.values())
     return max(1, math.ceil(largest * epochs / batch_size))
 
 
-def run_seeded_arms(
+def passes(n_examples: int, steps: int, batch_size: int) -> float:
+    """How many passes over its examples an arm of n_examples makes in `steps` steps of `batch_size`."""
+    return steps * batch_size / n_examples if n_examples else 0.0
+
+
+def run_synthetic_arms(
     model_name: str,
-    arms: list[SeededArm],
+    arms: list[ArmSpec],
     config_for: Callable[[int, float | None], TrainConfig],
     test_task: Task,
     val_task: Task,
@@ -484,61 +568,31 @@ def run_seeded_arms(
     prepare: Callable[[list[Example]], list[Example]] = lambda examples: examples,
     progress: Callable[[str], None] = print,
 ) -> tuple[dict[str, list[ArmResult]], dict[str, SweepResult], dict[str, dict]]:
-    """Every arm, every seed, scored on `test_task`. With `fixed_rate` None, each group's rate is swept first on
-    its largest arm with the first seed's data (`nb01_data_size.sweep_group`, scored on `val_task`); that
-    fine-tune at the chosen rate is the arm's first-seed run, and every arm of the group trains at the chosen
-    rate. Returns {arm: runs in seed order}, {group: sweep} and {group: the sweep's record}."""
-    runs: dict[tuple[str, int], ArmResult] = {}
-    sweeps: dict[str, SweepResult] = {}
-    records: dict[str, dict] = {}
-    rates = {arm.group: fixed_rate for arm in arms}
-    if fixed_rate is None:
-        largest: dict[str, SeededArm] = {}
-        for arm in arms:
-            if arm.group not in largest or arm.size(seeds[0]) > largest[arm.group].size(seeds[0]):
-                largest[arm.group] = arm
-        for group, arm in largest.items():
-            spec = ArmSpec(arm.arm, group, arm.examples[seeds[0]], arm.info)
-            sweep, run, points = sweep_group(
-                model_name,
-                spec,
-                prepare(spec.examples),
-                lambda rate: config_for(seeds[0], rate),
-                val_task,
-                test_task,
-                grid,
-                max_extensions,
-                max_new_tokens,
-                batch_size,
-                progress,
-            )
-            sweeps[group], records[group], rates[group] = sweep, sweep_record(sweep, arm.arm, points), sweep.chosen
-            run.n_train = arm.size(seeds[0])
-            runs[(arm.arm, seeds[0])] = run
-            progress("  " + sweep.note(f"{group} (swept on {arm.arm})"))
-    for arm in arms:
-        for seed in seeds:
-            if (arm.arm, seed) in runs:
-                continue
-            run = train_and_evaluate(
-                model_name,
-                test_task,
-                prepare(arm.examples[seed]),
-                config_for(seed, rates[arm.group]),
-                arm.arm,
-                arm.group,
-                max_new_tokens=max_new_tokens,
-                batch_size=batch_size,
-                info={**arm.info, "learning_rate": rates[arm.group]},
-            )
-            run.n_train = arm.size(seed)
-            runs[(arm.arm, seed)] = run
-            progress(
-                f"{arm.arm:>34} seed {seed}: {test_task.headline_metric} "
-                f"{run.scores[test_task.headline_metric].mean():.1%} ({arm.size(seed)} examples, "
-                f"{run.record.optimizer_steps} steps, train {run.record.train_seconds:.0f} s)"
-            )
-    return {arm.arm: [runs[(arm.arm, s)] for s in seeds] for arm in arms}, sweeps, records
+    """`nb01_data_size.run_arms` on the arms (each verdict arm sweeps its own rate, the others borrow one),
+    its runs grouped {arm: runs in seed order}; sweeps and their records are keyed by the swept arm."""
+    runs, sweeps, records = run_arms(
+        model_name,
+        arms,
+        config_for,
+        test_task,
+        val_task,
+        seeds,
+        fixed_rate,
+        grid,
+        max_extensions,
+        max_new_tokens,
+        batch_size,
+        prepare,
+        progress,
+    )
+    return by_arm(runs), sweeps, records
+
+
+def rate_label(arm: ArmSpec, fixed_rate: float | None) -> str:
+    """Where an arm's learning rate comes from, for tables and plots."""
+    if fixed_rate is not None:
+        return "fixed"
+    return "own sweep" if arm.sweep else f"borrowed from {arm.rate_from}"
 
 
 # --- Verdicts ----------------------------------------------------------------------------------------------
@@ -546,8 +600,28 @@ def run_seeded_arms(
 ADDS_TO_REAL, VALIDATION_MATTERS, ALONE_MATCHES_REAL = (
     "synthetic_adds_to_real",
     "validation_matters",
-    ("synthetic_alone_matches_real"),
+    "synthetic_alone_matches_real",
 )
+# Why a 5-point margin (profiles.py, "margin"): it is set before the run as the loss in accuracy a team would
+# accept for not labelling the real messages at all; the run shows the interval, not the smallest gap it can
+# detect.
+MARGIN_REASON = "the accuracy a team would accept losing for not labelling the real messages, set in advance"
+
+
+def sizes(runs: list[ArmResult]) -> str:
+    """An arm's training examples over its seeds: "n", or "low-high" when they vary."""
+    counts = sorted({r.n_train for r in runs})
+    return str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+
+
+def passes_text(runs: list[ArmResult], steps: int | None, batch_size: int | None) -> str:
+    """How many passes over its examples an arm makes in the matched steps ("5 passes over 40")."""
+    if not steps or not batch_size:
+        return f"{sizes(runs)} examples"
+    low = min(passes(r.n_train, steps, batch_size) for r in runs)
+    high = max(passes(r.n_train, steps, batch_size) for r in runs)
+    times = f"{low:.1f}" if math.isclose(low, high, abs_tol=0.05) else f"{low:.1f}-{high:.1f}"
+    return f"{times} passes over {sizes(runs)} examples"
 
 
 def synthetic_verdicts(
@@ -559,45 +633,52 @@ def synthetic_verdicts(
     margin: float,
     chance: float | None = None,
     sweeps: dict[str, SweepResult] | None = None,
+    steps: int | None = None,
+    batch_size: int | None = None,
+    filter_text: str = "the seed-set filter",
+    min_kept: int = 1,
 ) -> list[verdict.Verdict]:
     """Three comparisons fixed in advance, each paired on the test items with every seed kept:
 
     - "07.<task>.synthetic_adds_to_real": real + synthetic at the largest ratio beats the real seed alone;
-    - "07.<task>.validation_matters": real + the validated synthetic examples beat real + all of them (same
-      ratio; the validated arm trains on fewer distinct examples);
+    - "07.<task>.validation_matters": real + the validated synthetic examples beat real + a random subset of
+      the same set as large as the filter kept (size-matched: the arms differ in the filter only); not run
+      when the filter kept fewer than `min_kept` examples for some seed;
     - "07.<task>.synthetic_alone_matches_real": synthetic only is no worse than the larger real set by more
       than `margin` (non-inferiority; a one-sided test against -margin).
-    Every arm trains for the same optimizer steps, so the comparisons are at matched compute; the arms differ
-    in how many distinct examples those steps cycle through, which each claim states."""
+    Every arm trains for the same optimizer steps (`steps` of `batch_size`, when given each claim states the
+    passes each arm makes over its examples); every arm compared has its own learning-rate sweep."""
     top = max(ratios)
     seed_n = runs[REAL_SEED][0].n_train
+    mixed, checked, matched = mixed_arm(top), validated_arm(), size_matched_arm()
 
-    def sizes(arm: str) -> str:
-        counts = sorted({r.n_train for r in runs[arm]})
-        return str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+    def over(arm: str) -> str:
+        return passes_text(runs[arm], steps, batch_size)
 
-    mixed, checked = mixed_arm(top), validated_arm(top)
+    kept = min(r.n_train for r in runs[checked]) - seed_n
     plan = [
         (
             ADDS_TO_REAL,
             f"{task_key}: adding synthetic examples ({COURSE}, 1:{top}) to {seed_n} real ones beats the real ones "
-            f"alone (same steps; {sizes(mixed)} distinct examples against {seed_n})",
+            f"alone (same steps: {over(mixed)} against {over(REAL_SEED)})",
             mixed,
             REAL_SEED,
             None,
         ),
         (
             VALIDATION_MATTERS,
-            f"{task_key}: validating the synthetic examples (seed-set classifier agrees, no duplicates, length in "
-            f"range) beats using them all (same steps; {sizes(checked)} distinct examples against {sizes(mixed)})",
+            f"{task_key}: the synthetic examples that pass the filter ({filter_text}) beat as many examples drawn "
+            f"at random from the same 1:{top} set, unvalidated, beside the {seed_n} real ones (same steps: "
+            f"{over(checked)} against {over(matched)})",
             checked,
-            mixed,
+            matched,
             None,
         ),
         (
             ALONE_MATCHES_REAL,
-            f"{task_key}: {sizes(SYNTHETIC_ONLY)} synthetic examples alone are no worse than {sizes(REAL_LARGE)} "
-            f"real ones by more than {margin * 100:.0f} points (same steps)",
+            f"{task_key}: {sizes(runs[SYNTHETIC_ONLY])} synthetic examples alone are no worse than "
+            f"{sizes(runs[REAL_LARGE])} real ones by more than {margin * 100:.0f} points ({MARGIN_REASON}; same "
+            f"steps: {over(SYNTHETIC_ONLY)} against {over(REAL_LARGE)})",
             SYNTHETIC_ONLY,
             REAL_LARGE,
             margin,
@@ -606,6 +687,13 @@ def synthetic_verdicts(
     verdicts = []
     for name, claim, a, b, noninferiority in plan:
         vid = f"07.{task_key}.{name}"
+        if name == VALIDATION_MATTERS and kept < min_kept:
+            reason = (
+                f"the filter kept {kept} synthetic example(s) for some seed, fewer than {min_kept}: the validated "
+                "arm is the real seed with next to nothing added, so this comparison would not test the filter"
+            )
+            verdicts.append(verdict.not_run(vid, claim, reason, profile))
+            continue
         if noninferiority is None:
             result = verdict.judge_difference(vid, claim, paired_arms(runs[a], runs[b], metric), profile)
         else:
@@ -613,17 +701,35 @@ def synthetic_verdicts(
             result = verdict.judge_non_inferiority(vid, claim, comparison, noninferiority, profile)
         if chance is not None:
             verdict.flag_chance(result, chance, {arm: arm_summary(runs[arm], metric) for arm in (a, b)})
-        for group in dict.fromkeys(runs[arm][0].group for arm in (a, b)):
-            note = sweeps and group in sweeps and sweeps[group].edge_note(f"the {group} arms")
+        for arm in (a, b):
+            note = sweeps and arm in sweeps and sweeps[arm].edge_note(f"the {arm} arm")
             if note:
                 result.notes.append(note)
         verdicts.append(result)
     return verdicts
 
 
-def closing_note(verdicts: list[verdict.Verdict], task_key: str, removed_share: float, margin: float) -> str:
+def closing_note(
+    verdicts: list[verdict.Verdict],
+    task_key: str,
+    removed_share: float | None,
+    margin: float,
+    n_synthetic: str,
+    n_real: str,
+    reference_share: float | None = None,
+) -> str:
     """The notebook's closing note: one sentence per verdict whose wording follows its status (a finding is
-    asserted only when its verdict is supported or not supported), each with its numbers and scale."""
+    asserted only when its verdict is supported or not supported), each with its numbers and scale.
+    `n_synthetic` and `n_real`: the measured sizes of the synthetic-only and real-large arms;
+    `reference_share`: the share the filter removes from real messages outside the seed."""
+
+    def share(x: float | None) -> str:
+        return "n/a" if x is None else f"{x:.0%}"
+
+    removed = f"it removed {share(removed_share)} of them"
+    if reference_share is not None:
+        removed += f", and {share(reference_share)} of real messages outside the seed"
+    points = f"{margin * 100:.0f} points"
 
     def line(name: str, supported: str, not_supported: str, open_: str) -> str:
         v = verdict.by_id(verdicts, f"07.{task_key}.{name}")
@@ -640,22 +746,30 @@ def closing_note(verdicts: list[verdict.Verdict], task_key: str, removed_share: 
             ),
             line(
                 VALIDATION_MATTERS,
-                f"filtering the synthetic examples (it removed {removed_share:.0%} of them) improved on using "
-                "them all.",
-                f"filtering the synthetic examples (it removed {removed_share:.0%}) did not improve on using them all.",
-                f"this run cannot tell whether the filter (it removed {removed_share:.0%}) matters.",
+                f"the filtered synthetic examples ({removed}) beat as many unfiltered ones from the same set.",
+                f"the filtered synthetic examples ({removed}) did not beat as many unfiltered ones.",
+                f"this run cannot tell whether the filter ({removed}) matters.",
             ),
             line(
                 ALONE_MATCHES_REAL,
-                f"synthetic examples alone came within {margin:.0%} of as many real ones.",
-                f"synthetic examples alone fell short of as many real ones by more than {margin:.0%}.",
-                "this run cannot tell whether synthetic examples alone match as many real ones.",
+                f"{n_synthetic} synthetic examples alone came within {points} of {n_real} real ones.",
+                f"{n_synthetic} synthetic examples alone fell short of {n_real} real ones by more than {points}.",
+                f"this run cannot tell whether {n_synthetic} synthetic examples alone match {n_real} real ones.",
             ),
         ]
     )
 
 
 # --- Plots -------------------------------------------------------------------------------------------------
+
+
+def arm_label(name: str, runs: list[ArmResult]) -> str:
+    """A bar's label: the arm, its examples over seeds, its seeds and, when borrowed, whose rate it trains at."""
+    borrowed = runs[0].info.get("learning_rate_from", name)
+    extra = [f"{sizes(runs)} ex.", f"{len(runs)} seed{'s' if len(runs) > 1 else ''}"]
+    if borrowed != name:
+        extra.append(f"rate of {borrowed}")
+    return f"{name}\n({', '.join(extra)})"
 
 
 def plot_arms(runs: dict[str, list[ArmResult]], metric: str, title: str, profile: str, chance: float | None = None):
@@ -667,7 +781,7 @@ def plot_arms(runs: dict[str, list[ArmResult]], metric: str, title: str, profile
     colors = [
         plots.PALETTE[{REAL: 0, SYNTHETIC: 1, MIXED: 2}.get(runs[n][0].group, 3) % len(plots.PALETTE)] for n in names
     ]
-    labels = [f"{n}\n({'/'.join(str(v) for v in sorted({r.n_train for r in runs[n]}))} ex.)" for n in names]
+    labels = [arm_label(n, runs[n]) for n in names]
     plots.bars_with_ci(ax, labels, [arm_summary(runs[n], metric) for n in names], colors=colors)
     plots.chance_line(ax, chance)
     ax.set_ylabel(f"{metric} on the test messages (%)")
@@ -719,28 +833,32 @@ GENERATOR_PROMPT_TOKENS = 75  # system line, the request and the chat template, 
 SEED_MESSAGE_TOKENS = 15  # one listed seed message ("- " and the message; banking77 messages average 13 tokens)
 
 
-def planned_sizes(cfg) -> list[tuple[str, str, int]]:
-    """(arm, group, training examples) as build_arms names them, every synthetic set counted full (the filter
-    and skipped outputs make some smaller)."""
-    top = max(cfg.ratios)
-    specs = [(REAL_SEED, REAL, cfg.n_seed), (SYNTHETIC_ONLY, SYNTHETIC, top * cfg.n_seed)]
-    specs += [(mixed_arm(r), MIXED, (1 + r) * cfg.n_seed) for r in sorted(cfg.ratios)]
-    specs.append((validated_arm(top), MIXED, (1 + top) * cfg.n_seed))
-    specs += [(mixed_arm(top, g), MIXED, (1 + top) * cfg.n_seed) for g in GENERATORS[1:] if g in cfg.generators]
-    return specs + [(REAL_LARGE, REAL, cfg.n_large)]
+def planned_sizes(cfg) -> list[tuple[str, str, int, bool, int]]:
+    """(arm, group, training examples, sweeps its own rate, seeds) as build_arms names them, every synthetic
+    set counted full (the filter and skipped outputs make some smaller; the validated and size-matched arms
+    are counted at the full largest-ratio set)."""
+    top, n = max(cfg.ratios), cfg.n_seed
+    side = len(cfg.seeds) if cfg.descriptive_seeds is None else min(cfg.descriptive_seeds, len(cfg.seeds))
+    specs = [(REAL_SEED, REAL, n), (SYNTHETIC_ONLY, SYNTHETIC, top * n)]
+    specs += [(mixed_arm(r), MIXED, (1 + r) * n) for r in sorted(cfg.ratios)]
+    specs += [(validated_arm(), MIXED, (1 + top) * n), (size_matched_arm(), MIXED, (1 + top) * n)]
+    specs += [(mixed_arm(top, g), MIXED, (1 + top) * n) for g in GENERATORS[1:] if g in cfg.generators]
+    specs.append((REAL_LARGE, REAL, cfg.n_large))
+    swept = verdict_arms(COURSE, top)
+    return [(arm, group, size, arm in swept, len(cfg.seeds) if arm in swept else side) for arm, group, size in specs]
 
 
 def workload(cfg) -> Workload:
     """The fine-tunes and generation passes of notebook 07 under the settings `cfg` (upper bounds: each sweep
     runs its grid and every extension). Every fine-tune trains the same steps (matched_steps over the planned
     sizes). Generation: the course model (and the larger one where listed) answers n_seed x max(ratios)
-    requests per seed; each sweep fine-tune scores the validation messages, every (arm, seed) the test ones."""
+    requests per seed, each up to gen_max_new_tokens (most stop at the first line break); each sweep
+    fine-tune scores the validation messages, every (arm, seed) the test ones."""
     from .nb01_data_size import BANK_ANSWER_TOKENS, BANK_LABEL_MAX_TOKENS, sweep_size
     from .nb05_model_size import BANK_FINETUNED_PROMPT_TOKENS, BANK_SEQ_TOKENS
 
-    seeds = len(cfg.seeds)
     specs = planned_sizes(cfg)
-    steps = max(1, math.ceil(max(size for _, _, size in specs) * cfg.epochs / cfg.batch_size))
+    steps = max(1, math.ceil(max(size for _, _, size, _, _ in specs) * cfg.epochs / cfg.batch_size))
     train = dict(
         model=cfg.model,
         method=cfg.method,
@@ -750,25 +868,19 @@ def workload(cfg) -> Workload:
         answer_share=BANK_ANSWER_TOKENS / BANK_SEQ_TOKENS,
     )
     swept = cfg.learning_rate is None
-    groups: dict[str, str] = {}
-    for arm, group, size in specs:
-        if group not in groups or size > dict((a, s) for a, _, s in specs)[groups[group]]:
-            groups[group] = arm
+    per_sweep = sweep_size(cfg.lr_grid, cfg.max_extensions)
     finetunes = []
     if swept:
         finetunes += [
-            FineTune(
-                f"{group} sweep ({arm})",
-                sequences=steps * cfg.batch_size,
-                count=sweep_size(cfg.lr_grid, cfg.max_extensions),
-                **train,
-            )
-            for group, arm in groups.items()
+            FineTune(f"{arm} sweep", sequences=steps * cfg.batch_size, count=per_sweep, **train)
+            for arm, _, _, own, _ in specs
+            if own
         ]
-    for arm, group, _ in specs:
-        count = seeds - (swept and groups[group] == arm)
+    for arm, _, _, own, n_seeds in specs:
+        count = n_seeds - (swept and own)
         if count:
             finetunes.append(FineTune(arm, sequences=steps * cfg.batch_size, count=count, **train))
+    n_sweeps = sum(own for _, _, _, own, _ in specs)
     requests = cfg.n_seed * max(cfg.ratios)
     gen_prompt = GENERATOR_PROMPT_TOKENS + SEED_MESSAGE_TOKENS * cfg.shots
     generations = [
@@ -779,7 +891,7 @@ def workload(cfg) -> Workload:
             prompt_tokens=gen_prompt,
             new_tokens=cfg.gen_max_new_tokens,
             batch_size=cfg.gen_batch_size,
-            count=seeds,
+            count=len(cfg.seeds),
         )
     ]
     if LARGER in cfg.generators and cfg.larger_generator:
@@ -791,7 +903,7 @@ def workload(cfg) -> Workload:
                 prompt_tokens=gen_prompt,
                 new_tokens=cfg.gen_max_new_tokens,
                 batch_size=cfg.gen_batch_size,
-                count=seeds,
+                count=len(cfg.seeds),
             )
         )
     score = dict(
@@ -805,15 +917,17 @@ def workload(cfg) -> Workload:
             Generation(
                 "sweep validation",
                 prompts=cfg.n_val,
-                count=len(groups) * sweep_size(cfg.lr_grid, cfg.max_extensions),
+                count=n_sweeps * per_sweep,
                 **score,
             )
         )
-    generations.append(Generation("arms, test", prompts=cfg.n_test, count=len(specs) * seeds, **score))
+    runs = sum(n_seeds for _, _, _, _, n_seeds in specs)
+    generations.append(Generation("arms, test", prompts=cfg.n_test, count=runs, **score))
     notes = [
         "every fine-tune trains the same steps: epochs passes over the largest planned arm",
         "synthetic sets are counted full; skipped outputs and the filter make some arms smaller (same steps)",
-        "sweeps are counted at their full grid plus max_extensions rates",
+        "sweeps are counted at their full grid plus max_extensions rates, one per arm a verdict compares",
+        "arms no verdict compares (smaller ratios, other generators) run descriptive_seeds seeds at a borrowed rate",
         "not counted: the closing cell's demo generation on the learner's own model",
     ]
     return Workload("synthetic_data", finetunes, generations, notes)
