@@ -12,15 +12,18 @@ reason; a rule generator that needs no model (`rule_generate`: recombination, wo
 messages, deterministic given its seed); on the GPU tiers a larger hub model through the same code as the course
 model. Every generator runs once per training seed, so its randomness is part of each arm's seed variance.
 
-The validation filter (`validate`) is built from the seed set alone: a BM25 nearest-neighbour classifier over
-the seed messages must agree with the synthetic label; exact duplicates (of a seed message or an earlier
-synthetic one) and messages outside the seed set's length range are removed.
+The validation filter (`validate`) is built from the seed set alone: a BM25 k-nearest-neighbour vote over the
+seed messages must agree with the synthetic label; exact duplicates (of a seed message or an earlier synthetic
+one) and messages outside the seed set's length range are removed. Its reference point (`real_reference`): the
+same filter on the real messages of the large set outside the seed, whose labels are true.
 
 Arms (`build_arms`), every one trained for the same number of optimizer steps (matched compute: the steps one
 pass over the largest arm takes): the real seed; synthetic only; real + synthetic at each ratio; real + the
-validated synthetic examples at the largest ratio; real + each other generator's examples at the largest ratio;
-the larger real set. Learning rates are swept once per arm group (real, synthetic only, real + synthetic) on the
-group's largest arm, first seed (`run_seeded_arms`, reusing nb01's `sweep_group`).
+validated synthetic examples of the largest ratio; real + as many unvalidated examples drawn at random from that
+same set (size-matched: it differs from the validated arm in the filter only); real + each other generator's
+examples at the largest ratio; the larger real set. Every arm a verdict compares sweeps its own learning rate
+on the first seed's data; the others borrow the rate of real + course model at the largest ratio and may run
+fewer seeds (`descriptive_seeds`). The arms run through nb01's `run_arms` (`run_synthetic_arms`).
 """
 
 from __future__ import annotations
