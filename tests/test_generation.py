@@ -68,3 +68,49 @@ def test_prompts_without_a_long_shared_start_take_the_plain_path(monkeypatch):
     monkeypatch.setattr(tiny.model, "generate", lambda **kw: seen.append("cache" in kw) or real(**kw))
     generate(tiny, short, max_new_tokens=2, batch_size=3, progress=False)
     assert seen == [False]
+
+
+def test_sampling_follows_its_seed_and_greedy_stays_the_default():
+    tiny = load_model("tiny")
+    greedy = generate(tiny, prompts(4), max_new_tokens=6, batch_size=4, progress=False)
+    assert generate(tiny, prompts(4), max_new_tokens=6, batch_size=4, progress=False) == greedy
+    sampled = [
+        generate(tiny, prompts(4), max_new_tokens=6, batch_size=4, progress=False, temperature=1.5, seed=s)
+        for s in (0, 0, 1)
+    ]
+    assert sampled[0] == sampled[1] and sampled[0] != sampled[2]
+    assert sampled[0] != greedy
+    try:
+        generate(tiny, prompts(1), max_new_tokens=2, progress=False, temperature=0.0)
+    except ValueError as error:
+        assert "temperature" in str(error)
+    else:
+        raise AssertionError("a temperature of 0 must be refused")
+
+
+def test_sampling_needs_a_seed_and_leaves_the_global_random_state_as_it_was():
+    import pytest
+    import torch
+
+    tiny = load_model("tiny")
+    with pytest.raises(ValueError, match="seed"):
+        generate(tiny, prompts(1), max_new_tokens=2, progress=False, temperature=1.0)
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    generate(tiny, prompts(2), max_new_tokens=4, batch_size=2, progress=False, temperature=1.0, seed=7)
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_first_line_stops_a_row_after_its_first_line_of_text():
+    import torch
+
+    from helpers.core.generation import FirstLineStop
+
+    class Tokenizer:
+        def batch_decode(self, rows, skip_special_tokens=True):
+            return ["".join(chr(int(t)) for t in row) for row in rows]
+
+    ids = torch.tensor([[0, ord("\n"), ord("a")], [0, ord("a"), ord("\n")], [0, ord(" "), ord("b")]])
+    assert FirstLineStop(Tokenizer(), 1)(ids, None).tolist() == [False, True, False]  # a leading break is no line
+    outputs = generate(load_model("tiny"), prompts(3), max_new_tokens=12, batch_size=3, progress=False, first_line=True)
+    assert all("\n" not in out.strip() for out in outputs)

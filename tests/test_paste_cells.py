@@ -50,7 +50,7 @@ def imported_modules(source: str) -> set[str]:
 
 
 def test_every_notebook_has_a_paste_cell():
-    assert len(NOTEBOOKS) == 7
+    assert len(NOTEBOOKS) == 8
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name[:2])

@@ -1,4 +1,4 @@
-"""Batched greedy generation from chat prompts.
+"""Batched generation from chat prompts: greedy by default, sampled on request (`temperature`).
 
 Evaluation prompts mostly start alike: the same system prompt, label list or few-shot demonstrations,
 then one item's question. The shared start is computed once (one forward pass, its key/value cache
@@ -11,12 +11,15 @@ the last bits of a logit; `reuse_prefix=False` gives the plain path, and `python
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import re
 import warnings
 from collections.abc import Iterator
 
 import torch
 from tqdm.auto import tqdm
+from transformers import StoppingCriteria, StoppingCriteriaList
 
 from .chat import render_chat, stop_token_ids
 from .models import LoadedModel, free_accelerator_memory
@@ -109,26 +112,43 @@ def generate(
     description: str = "generating",
     min_new_tokens: int | None = None,
     reuse_prefix: bool = True,
+    temperature: float | None = None,
+    top_p: float = 1.0,
+    seed: int | None = None,
+    first_line: bool = False,
 ) -> list[str]:
-    """Greedy completions for chat prompts, in input order.
+    """Completions for chat prompts, in input order: greedy, or sampled when `temperature` is set.
 
     Prompts are sorted by length and left-padded in batches (left_padded_batches). With reuse_prefix,
     the tokens all prompts share are computed once and their cache reused by every batch (see the
     module docstring). min_new_tokens: generate at least this many tokens (timing runs set it to
-    max_new_tokens so that every request does the same work).
+    max_new_tokens so that every request does the same work). temperature: None (the default) decodes
+    greedily; a positive value samples at that temperature within nucleus `top_p`, with torch's CPU
+    generator and the current CUDA device's (if any) seeded with `seed` (required) for the call and restored
+    afterwards, so a seed gives the same samples again and the caller's random numbers do not move.
+    first_line: a row stops once it has written a line break after some text (only its first line is
+    wanted), which saves the rest of max_new_tokens.
     """
+    if temperature is not None and temperature <= 0:
+        raise ValueError(f"temperature must be positive (None: greedy); got {temperature}")
+    if temperature is not None and seed is None:
+        raise ValueError("sampling (a temperature) needs a seed: pass seed=")
     tokenizer = loaded.tokenizer
     stop_ids = stop_token_ids(loaded.model, tokenizer)  # a model may end a reply with any of several tokens
     outputs: list[str] = [""] * len(prompts)
     bar = tqdm(total=len(prompts), desc=description, disable=not progress, leave=False)
     options = dict(
         max_new_tokens=max_new_tokens,
-        do_sample=False,
+        do_sample=temperature is not None,
+        **({"temperature": temperature, "top_p": top_p} if temperature is not None else {}),
         **({"min_new_tokens": min_new_tokens} if min_new_tokens else {}),
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=stop_ids,
     )
-    with torch.inference_mode():
+    if first_line:
+        options["first_line_of"] = tokenizer
+    seeded = sampling_seeded(seed) if temperature is not None else contextlib.nullcontext()
+    with torch.inference_mode(), seeded:
         encoded = prompt_token_ids(tokenizer, prompts)
         _, prefix_cache, batches = cached_prefix_batches(loaded, encoded, batch_size, reuse_prefix)
         for batch, ids, mask in batches:
@@ -137,6 +157,31 @@ def generate(
             bar.update(len(batch))
     bar.close()
     return outputs
+
+
+@contextlib.contextmanager
+def sampling_seeded(seed: int) -> Iterator[None]:
+    """Inside the block torch's CPU generator and the current CUDA device's (if any) start from `seed`;
+    afterwards both are back where they were."""
+    devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+class FirstLineStop(StoppingCriteria):
+    """A stopping criterion: a row is done once its new tokens (from `start`) hold text followed by a line
+    break."""
+
+    def __init__(self, tokenizer, start: int):
+        self.tokenizer, self.start = tokenizer, start
+
+    def __call__(self, input_ids: torch.Tensor, scores, **_) -> torch.Tensor:
+        texts = self.tokenizer.batch_decode(input_ids[:, self.start :], skip_special_tokens=True)
+        return torch.tensor([bool(_FIRST_LINE.search(t)) for t in texts], device=input_ids.device)
+
+
+_FIRST_LINE = re.compile(r"\S[^\n]*\n")
 
 
 def repeated_cache(prefix_cache, rows: int):
@@ -151,7 +196,10 @@ def _generate_rows(model, ids: torch.Tensor, mask: torch.Tensor, prefix_cache=No
     those again, down to single rows), so a long evaluation finishes at a smaller batch instead of failing."""
     try:
         extra = {"cache": repeated_cache(prefix_cache, len(ids))} if prefix_cache is not None else {}
-        generated = model.generate(input_ids=ids, attention_mask=mask, **extra, **kwargs)
+        options = {key: value for key, value in kwargs.items() if key != "first_line_of"}
+        if "first_line_of" in kwargs:
+            extra["stopping_criteria"] = StoppingCriteriaList([FirstLineStop(kwargs["first_line_of"], ids.shape[1])])
+        generated = model.generate(input_ids=ids, attention_mask=mask, **extra, **options)
         return [generated[row, ids.shape[1] :] for row in range(len(ids))]
     except torch.OutOfMemoryError:
         if len(ids) == 1:

@@ -21,11 +21,15 @@ class BM25Retriever:
 
     def search(self, query: str, k: int = 3) -> list[str]:
         """The ids of the k best documents for the query, best first."""
+        return [doc for doc, _ in self.scored(query, k)]
+
+    def scored(self, query: str, k: int = 3) -> list[tuple[str, float]]:
+        """(id, BM25 score) of the k best documents for the query, best first (a score of 0: no shared word)."""
         if k < 1:
             raise ValueError(f"k must be at least 1; got {k}")
         scores = self._bm25.get_scores(words(query))
         ranked = sorted(range(len(self.doc_ids)), key=lambda i: (-float(scores[i]), self.doc_ids[i]))
-        return [self.doc_ids[i] for i in ranked[:k]]
+        return [(self.doc_ids[i], float(scores[i])) for i in ranked[:k]]
 
     def search_texts(self, query: str, k: int = 3) -> list[str]:
         """The texts of the k best documents, best first (ready for knowledge_base.with_context)."""

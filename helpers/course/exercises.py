@@ -276,6 +276,50 @@ EXERCISES: dict[str, list[Exercise]] = {
             ),
         ),
     ],
+    "07_synthetic_data": [
+        Exercise(
+            "temperature",
+            "set it to 0.3",
+            "Do cooler generations keep more of the filter's agreement but lose diversity (distinct-2, near copies)?",
+            lambda r: (
+                f"published at temperature {r['parameters']['temperature']}: "
+                + ", ".join(
+                    f"{g}: distinct-2 {row['distinct_2']:.2f}, near copies {_pct(row['near_copy_share'])}, "
+                    f"label agreement {_pct(row.get('label_agreement'))}"
+                    for g, row in r["metrics"]["banking77"]["diversity"].items()
+                )
+                + "."
+            ),
+        ),
+        Exercise(
+            "n_seed",
+            "double it, and n_large with it (n_large must stay n_seed x max(ratios))",
+            "With more real messages to start from, does adding synthetic ones still help?",
+            lambda r: (
+                f"published with n_seed={r['parameters']['n_seed']}: "
+                + ", ".join(
+                    f"{arm} {_pct(row['mean'])}"
+                    for arm, row in r["metrics"]["banking77"]["arms"].items()
+                    if arm in ("real seed", "real large") or arm.startswith("real + course model")
+                )
+                + f"; {_verdict(r, '07.banking77.synthetic_adds_to_real')}."
+            ),
+        ),
+        Exercise(
+            "filter_k",
+            "set it to 1",
+            "Does a filter that trusts the single nearest seed message remove more or fewer examples?",
+            lambda r: (
+                f"published with filter_k={r['parameters']['filter_k']}: the filter removed "
+                + ", ".join(
+                    f"{_pct(row['removed_share'])} of the {g}'s examples"
+                    for g, row in r["metrics"]["banking77"]["diversity"].items()
+                    if "removed_share" in row
+                )
+                + f"; {_verdict(r, '07.banking77.validation_matters')}."
+            ),
+        ),
+    ],
 }
 
 

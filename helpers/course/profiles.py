@@ -570,6 +570,94 @@ NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
             price_per_hour=2.5,
         ),
     },
+    "synthetic_data": {
+        "smoke": dict(
+            model="tiny",
+            method="lora",
+            lora_r=16,
+            learning_rate=None,
+            lr_grid=[1e-3, 3e-3, 1e-2],
+            max_extensions=1,
+            epochs=1.0,
+            batch_size=4,
+            seeds=[0],
+            descriptive_seeds=None,
+            n_intents=4,
+            n_seed=8,
+            ratios=[1, 2, 4],
+            n_large=32,
+            n_test=8,
+            n_val=8,
+            generators=["course model", "rule"],
+            larger_generator="tiny",
+            shots=2,
+            temperature=1.0,
+            top_p=0.95,
+            gen_max_new_tokens=16,
+            gen_batch_size=16,
+            eval_batch_size=16,
+            filter_k=3,
+            margin=0.05,
+        ),
+        "cpu": dict(
+            model="smollm2-135m",
+            method="lora",
+            lora_r=16,
+            learning_rate=None,
+            lr_grid=[1e-3, 3e-3, 1e-2],  # centred on 3e-3, the measured LoRA default for models up to 0.5B
+            max_extensions=1,
+            epochs=1.0,  # passes over the largest arm (160 examples: 20 steps), the same steps for every arm
+            batch_size=8,
+            seeds=[0, 1, 2],
+            descriptive_seeds=1,  # the arms no verdict compares (1:1, rule) run one seed at a borrowed rate
+            n_intents=8,  # 8 rather than 10 keeps six swept verdict arms within about 45 minutes on 2 cores
+            n_seed=32,  # 4 real messages per intent
+            ratios=[1, 4],  # 32 and 128 synthetic messages beside the 32 real ones
+            n_large=128,  # as many real messages as the largest synthetic set: the ceiling
+            n_test=120,  # 15 per intent
+            n_val=48,  # 6 per intent
+            generators=["course model", "rule"],
+            larger_generator=None,  # no hub model offline
+            shots=4,
+            temperature=1.0,
+            top_p=0.95,
+            gen_max_new_tokens=32,  # only the first line is used; generation stops at its line break
+            gen_batch_size=16,
+            eval_batch_size=16,
+            filter_k=3,
+            # Non-inferiority margin of "synthetic alone matches real", in accuracy: 5 points, set in advance as
+            # the loss a team would accept for not labelling the real messages; the verdict shows its interval.
+            margin=0.05,
+        ),
+        "full": dict(
+            model="HuggingFaceTB/SmolLM2-1.7B-Instruct",
+            method="lora",
+            lora_r=16,
+            learning_rate=None,
+            lr_grid=[1e-4, 3e-4, 1e-3],
+            max_extensions=2,
+            epochs=1.0,
+            batch_size=16,
+            seeds=[0, 1, 2],
+            descriptive_seeds=None,
+            n_intents=20,
+            n_seed=100,
+            ratios=[1, 2, 4, 8],
+            n_large=800,
+            n_test=400,
+            n_val=200,
+            generators=["course model", "rule", "larger model"],
+            larger_generator="Qwen/Qwen2.5-7B-Instruct",
+            shots=5,
+            temperature=1.0,
+            top_p=0.95,
+            gen_max_new_tokens=48,
+            gen_batch_size=32,
+            eval_batch_size=64,
+            filter_k=3,
+            margin=0.05,
+        ),
+    },
     "benchmark": {  # `python -m helpers benchmark`: training throughput, course default against a naive baseline
         "smoke": dict(
             models=["tiny"],
@@ -765,6 +853,30 @@ TIER_CHANGES: dict[str, dict[str, dict]] = {
         ),
         "gpu": dict(batch_size=8, max_extensions=1, many_shot_tokens=4096, eval_batch_size=32),
     },
+    "synthetic_data": {
+        "t4": dict(
+            model=SMOLLM2_360M,
+            seeds=[0],
+            batch_size=8,
+            max_extensions=1,
+            n_intents=20,
+            ratios=[1, 2, 4],
+            n_large=400,
+            n_test=300,
+            n_val=100,
+            larger_generator="HuggingFaceTB/SmolLM2-1.7B-Instruct",
+            eval_batch_size=32,
+        ),
+        "gpu": dict(
+            model=SMOLLM2_360M,
+            batch_size=8,
+            max_extensions=1,
+            ratios=[1, 2, 4],
+            n_large=400,
+            larger_generator="HuggingFaceTB/SmolLM2-1.7B-Instruct",
+            eval_batch_size=32,
+        ),
+    },
     "benchmark": {"t4": {}, "gpu": {}},
     "eval_benchmark": {"t4": {}, "gpu": {}},
 }
@@ -781,6 +893,7 @@ EXPERIMENT_SETTINGS = {
     "04_one_and_done": "one_and_done",
     "05_model_size": "model_size",
     "06_prompt_or_finetune": "prompt_or_finetune",
+    "07_synthetic_data": "synthetic_data",
     "benchmark_training": "benchmark",
     "benchmark_eval": "eval_benchmark",
 }

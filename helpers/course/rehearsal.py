@@ -40,6 +40,7 @@ KEEP = frozenset(
         "clinc_periods",
         "retrieval_seeds",
         "few_shot",
+        "generators",
         "bank_few_shot",
         "intake_few_shot",
         "top_k",

@@ -17,6 +17,7 @@ from ..experiments import (
     nb04_one_and_done,
     nb05_model_size,
     nb06_prompt_or_finetune,
+    nb07_synthetic_data,
 )
 
 EVAL_BATCH_SIZE = 16  # arms.evaluate_prompted and train_and_evaluate score 16 prompts at once
@@ -49,6 +50,7 @@ WORKLOADS: dict[str, Callable[[SimpleNamespace], Workload]] = {
     "one_and_done": nb04_one_and_done.workload,
     "model_size": nb05_model_size.workload,
     "prompt_or_finetune": nb06_prompt_or_finetune.workload,
+    "synthetic_data": nb07_synthetic_data.workload,
 }
 
 

@@ -32,8 +32,26 @@ from .lr_sweep import SweepResult, sweep_keeping_best
 class ArmSpec:
     arm: str
     group: str  # "clean", "noisy 40%", "cleaned 40%"
-    examples: list[Example]
+    examples: list[Example] | dict[int, list[Example]]  # one set for every seed, or {seed: its set}
     info: dict = field(default_factory=dict)
+    sweep: bool = False  # sweep this arm's own rate (else its group's rate, swept on the group's largest arm)
+    rate_from: str | None = None  # train at the rate swept on this (swept) arm instead of its group's
+
+    @property
+    def rate_key(self) -> str:
+        """The key of the rate this arm trains at: its own name when swept, the arm it borrows from, or its
+        group."""
+        return self.arm if self.sweep else self.rate_from or self.group
+
+    def seeds(self, seeds: list[int]) -> list[int]:
+        """The seeds this arm runs: all of them, or those a per-seed arm holds a set for."""
+        return [s for s in seeds if not isinstance(self.examples, dict) or s in self.examples]
+
+    def examples_for(self, seed: int) -> list[Example]:
+        return self.examples[seed] if isinstance(self.examples, dict) else self.examples
+
+    def size(self, seed: int) -> int:
+        return len(self.examples_for(seed))
 
 
 def intake_arms(
@@ -105,12 +123,18 @@ def target_token_budget(tokenizer, examples: list[Example], margin: int = 16) ->
     return max(len(tokenizer(ex.reference, add_special_tokens=False)["input_ids"]) for ex in examples) + margin
 
 
-def sweep_groups(specs: list[ArmSpec]) -> dict[str, ArmSpec]:
-    """{data group: the group's largest arm}, the arm each group's learning rate is swept on."""
-    groups: dict[str, ArmSpec] = {}
+def sweep_groups(specs: list[ArmSpec], seed: int | None = None) -> dict[str, ArmSpec]:
+    """{rate key: the arm its learning rate is swept on}: an arm marked `sweep` for itself; otherwise the
+    largest arm of each data group (by its set for `seed`) whose arms borrow from no named arm."""
+    groups: dict[str, ArmSpec] = {spec.arm: spec for spec in specs if spec.sweep}
     for spec in specs:
-        if spec.group not in groups or len(spec.examples) > len(groups[spec.group].examples):
+        if spec.sweep or spec.rate_from:
+            continue
+        if spec.group not in groups or spec.size(seed) > groups[spec.group].size(seed):
             groups[spec.group] = spec
+    missing = {spec.rate_from for spec in specs if spec.rate_from and spec.rate_from not in groups}
+    if missing:
+        raise ValueError(f"rate_from names no swept arm: {sorted(missing)}")
     return groups
 
 
@@ -190,21 +214,22 @@ def run_arms(
     prepare: Callable[[list[Example]], list[Example]] = lambda examples: examples,
     progress: Callable[[str], None] = print,
 ) -> tuple[list[ArmResult], dict[str, SweepResult], dict[str, dict]]:
-    """Every arm of `specs`, every seed, scored on `test_task`. With `fixed_rate` None, each data group's rate
-    is first swept on its largest arm (`sweep_group`, first seed, scored on `val_task`), and that sweep's
-    chosen fine-tune is the arm's first-seed run; every arm of the group then trains at the chosen rate.
+    """Every arm of `specs`, every seed (a per-seed arm: the seeds it holds a set for), scored on `test_task`.
+    With `fixed_rate` None, each rate is first swept (`sweep_groups`: an arm marked `sweep` on its own data,
+    else each data group on its largest arm; first seed, scored on `val_task`), and that sweep's chosen
+    fine-tune is the arm's first-seed run; every other arm trains at the rate of its `rate_key`.
     `config_for(seed, rate)` is the one recipe; `prepare` turns an arm's examples into its training examples.
-    Returns the runs (in `specs` order, then seed), {group: sweep} and {group: the sweep's record}."""
+    Returns the runs (in `specs` order, then seed), {rate key: sweep} and {rate key: the sweep's record}."""
     runs: dict[tuple[str, int], ArmResult] = {}
     sweeps: dict[str, SweepResult] = {}
     records: dict[str, dict] = {}
-    rates = {spec.group: fixed_rate for spec in specs}
+    rates = {spec.rate_key: fixed_rate for spec in specs}
     if fixed_rate is None:
-        for group, spec in sweep_groups(specs).items():
+        for key, spec in sweep_groups(specs, seeds[0]).items():
             sweep, run, points = sweep_group(
                 model_name,
                 spec,
-                prepare(spec.examples),
+                prepare(spec.examples_for(seeds[0])),
                 lambda rate: config_for(seeds[0], rate),
                 val_task,
                 test_task,
@@ -214,31 +239,32 @@ def run_arms(
                 batch_size,
                 progress,
             )
-            sweeps[group], records[group], rates[group] = sweep, sweep_record(sweep, spec.arm, points), sweep.chosen
+            sweeps[key], records[key], rates[key] = sweep, sweep_record(sweep, spec.arm, points), sweep.chosen
             runs[(spec.arm, seeds[0])] = run
-            progress("  " + sweep.note(f"{group} (swept on {spec.arm})"))
+            progress("  " + sweep.note(f"{key} (swept on {spec.arm})"))
     for spec in specs:
-        for seed in seeds:
+        for seed in spec.seeds(seeds):
             if (spec.arm, seed) in runs:
                 continue
+            rate = rates[spec.rate_key]
             run = train_and_evaluate(
                 model_name,
                 test_task,
-                prepare(spec.examples),
-                config_for(seed, rates[spec.group]),
+                prepare(spec.examples_for(seed)),
+                config_for(seed, rate),
                 spec.arm,
                 spec.group,
                 max_new_tokens=max_new_tokens,
                 batch_size=batch_size,
-                info={**spec.info, "learning_rate": rates[spec.group]},
+                info={**spec.info, "learning_rate": rate},
             )
             runs[(spec.arm, seed)] = run
             progress(
-                f"{spec.arm:>16} seed {seed} lr {rates[spec.group]:g}: {test_task.headline_metric} "
-                f"{run.scores[test_task.headline_metric].mean():.1%}, train {run.record.train_seconds:.0f} s, "
-                f"final loss {run.record.final_loss:.3f}"
+                f"{spec.arm:>16} seed {seed} lr {rate:g}: {test_task.headline_metric} "
+                f"{run.scores[test_task.headline_metric].mean():.1%} ({spec.size(seed)} examples), train "
+                f"{run.record.train_seconds:.0f} s, final loss {run.record.final_loss:.3f}"
             )
-    ordered = [runs[(spec.arm, seed)] for spec in specs for seed in seeds]
+    ordered = [runs[(spec.arm, seed)] for spec in specs for seed in spec.seeds(seeds)]
     return ordered, sweeps, records
 
 

@@ -26,7 +26,7 @@ from ..core.generation import generate, prompt_token_ids
 from ..core.models import LoadedModel
 from ..core.retrieval import BM25Retriever
 from ..core.scoring import normalize
-from ..core.tasks import Example, Task, with_few_shot
+from ..core.tasks import Example, Task, balanced_order, with_few_shot
 from ..core.training import TrainConfig
 from ..core.workload import FineTune, Generation, Workload
 from . import verdict
@@ -53,12 +53,7 @@ def nested_pools(train: list[Example], sizes: list[int]) -> dict[int, list[Examp
     reference), so every pool is the start of the next and holds as equal a number per label as n allows."""
     if max(sizes) > len(train):
         raise ValueError(f"a pool of {max(sizes)} needs that many training examples; there are {len(train)}")
-    by_label: dict[str, list[Example]] = {}
-    for ex in train:
-        by_label.setdefault(ex.meta.get("label", ex.reference), []).append(ex)
-    ordered = []
-    for i in range(max(len(group) for group in by_label.values())):
-        ordered += [group[i] for _, group in sorted(by_label.items()) if i < len(group)]
+    ordered = balanced_order(train)
     return {n: ordered[:n] for n in sorted(sizes)}
 
 

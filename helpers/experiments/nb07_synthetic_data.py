@@ -1,0 +1,936 @@
+"""Notebook 07 (synthetic data): generators, the validation filter, diversity, the arms, the verdicts and the
+workload.
+
+Splits: a real seed set of n_seed labelled messages (the only real data the generators and the filter see), a
+larger real set that starts with the seed (the ceiling), and validation and test messages from banking77's test
+split, disjoint from both and from each other (`make_splits` checks it). Learning rates are chosen on the
+validation messages; the verdicts score the test messages; nothing scored on test generates, filters or chooses.
+
+Generators (`Generated`): the course model prompted with `shots` seed messages of an intent and asked for a new
+one, sampled at a temperature, each output parsed and cleaned (`clean_generation`), unusable outputs counted by
+reason; a rule generator that needs no model (`rule_generate`: recombination, word swaps and deletions of seed
+messages, deterministic given its seed); on the GPU tiers a larger hub model through the same code as the course
+model. Every generator runs once per training seed, so its randomness is part of each arm's seed variance.
+
+The validation filter (`validate`) is built from the seed set alone: a BM25 k-nearest-neighbour vote over the
+seed messages must agree with the synthetic label; exact duplicates (of a seed message or an earlier synthetic
+one) and messages outside the seed set's length range are removed. Its reference point (`real_reference`): the
+same filter on the real messages of the large set outside the seed, whose labels are true.
+
+Arms (`build_arms`), every one trained for the same number of optimizer steps (matched compute: the steps one
+pass over the largest arm takes): the real seed; synthetic only; real + synthetic at each ratio; real + the
+validated synthetic examples of the largest ratio; real + as many unvalidated examples drawn at random from that
+same set (size-matched: it differs from the validated arm in the filter only); real + each other generator's
+examples at the largest ratio; the larger real set. Every arm a verdict compares sweeps its own learning rate
+on the first seed's data; the others borrow the rate of real + course model at the largest ratio and may run
+fewer seeds (`descriptive_seeds`). The arms run through nb01's `run_arms` (`run_synthetic_arms`).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..core import plots
+from ..core.generation import generate
+from ..core.models import LoadedModel
+from ..core.retrieval import BM25Retriever
+from ..core.scoring import normalize
+from ..core.seeds import derived_seed
+from ..core.tasks import Example, Task, balanced_order
+from ..core.training import TrainConfig
+from ..core.words import words
+from ..core.workload import FineTune, Generation, Workload
+from ..data.task_library import banking77_task, intent_example
+from . import verdict
+from .arms import ArmResult, arm_summary, by_arm, paired_arms
+from .lr_sweep import SweepResult
+from .nb01_data_size import ArmSpec, run_arms, split_validation
+
+COURSE, RULE, LARGER = "course model", "rule", "larger model"
+GENERATORS = (COURSE, RULE, LARGER)
+REAL, SYNTHETIC, MIXED = "real", "synthetic only", "real + synthetic"  # the arm groups (one sweep each)
+REAL_SEED, REAL_LARGE, SYNTHETIC_ONLY = "real seed", "real large", "synthetic only"
+NEAR_COPY = 0.8  # word-set Jaccard similarity from which a message counts as a near copy of a seed message
+
+
+def mixed_arm(ratio: int, generator: str = COURSE) -> str:
+    return f"real + {generator} 1:{ratio}"
+
+
+def validated_arm(generator: str = COURSE) -> str:
+    """Real + the examples of the largest ratio's set that pass the filter: as many as it keeps, per seed."""
+    return f"real + validated {generator}"
+
+
+def size_matched_arm(generator: str = COURSE) -> str:
+    """Real + a random subset of the largest ratio's set, as many examples as the filter kept (per seed)."""
+    return f"real + unvalidated {generator}, size-matched"
+
+
+def check_settings(generators: list[str], larger_generator: str | None, n_seed: int, n_large: int, ratios: list[int]):
+    """Refuse settings the notebook cannot run as designed, with a one-line error naming the fix."""
+    unknown = [g for g in generators if g not in GENERATORS]
+    if unknown:
+        raise ValueError(f"generators: unknown {unknown}; choose from {list(GENERATORS)}")
+    if COURSE not in generators:
+        raise ValueError(f"generators must include {COURSE!r}: the verdicts compare its examples")
+    if LARGER in generators and not larger_generator:
+        raise ValueError(f"generators lists {LARGER!r}: set larger_generator to a hub id or folder")
+    if n_large != n_seed * max(ratios):
+        raise ValueError(
+            f"n_large ({n_large}) must equal n_seed x max(ratios) ({n_seed} x {max(ratios)}): synthetic alone is "
+            "compared with as many real messages"
+        )
+
+
+# --- Splits ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Splits:
+    seed: list[Example]  # the real seed set: all the real data generators and the filter see
+    large: list[Example]  # the larger real set (the ceiling); its first n_seed examples are the seed
+    test: Task  # scored by the verdicts, nothing else
+    validation: Task  # learning rates are chosen on it
+    labels: list[str]
+
+
+def check_disjoint(**named: list[Example]) -> None:
+    """Raise if any two of the named sets share a message (after normalisation)."""
+    texts = {name: {normalize(ex.last_user_message) for ex in examples} for name, examples in named.items()}
+    names = list(texts)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            shared = texts[a] & texts[b]
+            if shared:
+                raise ValueError(f"{a} and {b} share {len(shared)} message(s), e.g. {sorted(shared)[0]!r}")
+
+
+def make_splits(n_intents: int, n_seed: int, n_large: int, n_test: int, n_val: int, data_seed: int = 1234) -> Splits:
+    """banking77 on `n_intents` intents: the seed and the larger real set from its train split (nested,
+    label-balanced), validation and test messages from its test split (split_validation). A training message
+    that also appears among the validation or test messages is dropped before the sets are drawn."""
+    if not 0 < n_seed <= n_large:
+        raise ValueError(f"need 0 < n_seed <= n_large; got {n_seed} and {n_large}")
+    task = banking77_task(n_intents, n_large + 2 * n_intents, n_test + n_val, data_seed=data_seed)
+    test, validation = split_validation(task, n_val)
+    held_out = {normalize(ex.last_user_message) for ex in task.eval}
+    train = balanced_order([ex for ex in task.train if normalize(ex.last_user_message) not in held_out])
+    if len(train) < n_large:
+        raise ValueError(f"only {len(train)} training messages remain for a real set of {n_large}")
+    large = train[:n_large]
+    seed = large[:n_seed]
+    check_disjoint(real=large, validation=validation.eval, test=test.eval)
+    return Splits(seed, large, test, validation, list(task.labels))
+
+
+# --- Generators --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Generated:
+    """One generator's synthetic examples for one seed, with what it could not use."""
+
+    generator: str
+    seed: int
+    examples: list[Example]
+    requested: int
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> unusable outputs
+
+    def skip_line(self) -> str:
+        parts = ", ".join(f"{n} {reason}" for reason, n in sorted(self.skipped.items())) or "none"
+        return (
+            f"{self.generator}, seed {self.seed}: {len(self.examples)} of {self.requested} requested examples "
+            f"usable; skipped: {parts}"
+        )
+
+
+def _by_label(examples: list[Example]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for ex in examples:
+        grouped.setdefault(ex.meta.get("label", ex.reference), []).append(ex.last_user_message)
+    return dict(sorted(grouped.items()))
+
+
+def request_labels(labels: list[str], n: int) -> list[str]:
+    """n labels round-robin over `labels`: every intent gets as equal a share of the requests as n allows."""
+    return [labels[i % len(labels)] for i in range(n)]
+
+
+def synthetic_example(text: str, label: str, labels: list[str], generator: str, seed: int) -> Example:
+    example = intent_example(text, label, labels)
+    example.meta.update({"synthetic": generator, "generator_seed": seed})
+    return example
+
+
+def rule_variant(texts: list[str], rng: random.Random) -> str:
+    """One new message from seed messages of one intent, no model: recombine the start of one message with the
+    end of another (when there are two), then swap two words or delete some (each with probability 0.15,
+    keeping at least two words)."""
+    first = rng.choice(texts).split()
+    if len(texts) > 1 and rng.random() < 0.6:
+        second = rng.choice([t for t in texts if t.split() != first] or texts).split()
+        cut_a, cut_b = rng.randint(1, max(1, len(first) - 1)), rng.randint(0, max(0, len(second) - 1))
+        tokens = first[:cut_a] + second[cut_b:]
+    else:
+        tokens = list(first)
+    if len(tokens) > 2 and rng.random() < 0.5:
+        i, j = rng.sample(range(len(tokens)), 2)
+        tokens[i], tokens[j] = tokens[j], tokens[i]
+    if len(tokens) > 3:
+        kept = [t for t in tokens if rng.random() >= 0.15]
+        tokens = kept if len(kept) >= 2 else tokens
+    return " ".join(tokens)
+
+
+def rule_generate(seed_examples: list[Example], n: int, seed: int, labels: list[str]) -> Generated:
+    """n synthetic examples by `rule_variant`, label-balanced over the seed set's intents; the same seed gives
+    the same examples. Needs no model."""
+    rng = random.Random(derived_seed(seed, "rule generator"))
+    texts = _by_label(seed_examples)
+    examples = [
+        synthetic_example(rule_variant(texts[label], rng), label, labels, RULE, seed)
+        for label in request_labels(sorted(texts), n)
+    ]
+    return Generated(RULE, seed, examples, n)
+
+
+GENERATOR_SYSTEM = "You write realistic messages that customers send to their bank's support chat."
+
+
+def generator_prompt(label: str, shots: list[str]) -> list[dict]:
+    """The request for one new message of intent `label`, shown `shots` seed messages of that intent."""
+    listed = "\n".join(f"- {text}" for text in shots)
+    request = (
+        f'Here are messages from bank customers, all with the intent "{label.replace("_", " ")}":\n{listed}\n'
+        "Write one new message with the same intent, worded differently from these. "
+        "Answer with the message only."
+    )
+    return [{"role": "system", "content": GENERATOR_SYSTEM}, {"role": "user", "content": request}]
+
+
+# An assistant declining, not a customer who cannot do something ("I can't use my card" is a banking77 message).
+REFUSAL = re.compile(
+    r"(?i)^(?:i'?m sorry,? but\b|i am sorry,? but\b|(?:i cannot|i can'?t|i'?m unable to|i am unable to) "
+    r"(?:help|assist|provide|write|generate|create|fulfil)|as an ai\b|i'?m not able to "
+    r"(?:help|assist|provide))"
+)
+_LEAD = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s*")
+_PREFIX = re.compile(r"^(?:new message|message|customer|answer)\s*:\s*", re.IGNORECASE)
+
+
+def clean_generation(text: str) -> tuple[str | None, str]:
+    """(the message, "ok") from a generator's raw output, or (None, reason): its first non-empty line without a
+    list marker, a "Message:" style prefix or surrounding quotes. Reasons: "empty" (nothing left), "no words"
+    (no letter), "refusal" (the model declines)."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return None, "empty"
+    line = _PREFIX.sub("", _LEAD.sub("", lines[0])).strip().strip("\"'“”").strip()
+    if not line:
+        return None, "empty"
+    if not re.search(r"[A-Za-z]", line):
+        return None, "no words"
+    if REFUSAL.match(line):
+        return None, "refusal"
+    return line, "ok"
+
+
+def model_generate(
+    loaded: LoadedModel,
+    seed_examples: list[Example],
+    n: int,
+    seed: int,
+    labels: list[str],
+    shots: int,
+    temperature: float,
+    top_p: float,
+    max_new_tokens: int,
+    batch_size: int,
+    generator: str = COURSE,
+) -> Generated:
+    """n requests to `loaded`, label-balanced over the seed set's intents; each shows `shots` seed messages of
+    its intent (drawn with `seed`) and is sampled at `temperature` (torch seeded with `seed`), stopping at the
+    first line break (only the first line is used). Outputs that `clean_generation` cannot use are counted,
+    not replaced, so the set may hold fewer than n examples; none usable at all is an error."""
+    rng = random.Random(derived_seed(seed, "generator prompts"))
+    texts = _by_label(seed_examples)
+    wanted = request_labels(sorted(texts), n)
+    prompts = [generator_prompt(label, rng.sample(texts[label], min(shots, len(texts[label])))) for label in wanted]
+    outputs = generate(
+        loaded,
+        prompts,
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        description=f"{generator} generating (seed {seed})",
+        temperature=temperature,
+        top_p=top_p,
+        seed=seed,
+        first_line=True,
+    )
+    examples, skipped = [], Counter()
+    for label, output in zip(wanted, outputs):
+        message, reason = clean_generation(output)
+        if message is None:
+            skipped[reason] += 1
+        else:
+            examples.append(synthetic_example(message, label, labels, generator, seed))
+    if not examples:
+        raise ValueError(
+            f"{generator}, seed {seed}: no usable output of {n} ({dict(skipped)}); raise gen_max_new_tokens or "
+            "check generator_prompt"
+        )
+    return Generated(generator, seed, examples, n, dict(skipped))
+
+
+# --- The validation filter ---------------------------------------------------------------------------------
+
+
+class SeedClassifier:
+    """A cheap classifier trained on the real seed set only: BM25 over the seed messages, the label voted by
+    the k nearest (each vote weighted by its score). A message sharing no word with any seed message gets no
+    label (None)."""
+
+    def __init__(self, seed_examples: list[Example], k: int = 3):
+        self.k = k
+        self.labels = [ex.meta.get("label", ex.reference) for ex in seed_examples]
+        self.documents = {f"{i:06d}": ex.last_user_message for i, ex in enumerate(seed_examples)}
+        self._retriever = BM25Retriever(self.documents)
+
+    def predict(self, text: str) -> str | None:
+        votes: Counter = Counter()
+        for doc, score in self._retriever.scored(text, self.k):
+            if score > 0:
+                votes[self.labels[int(doc)]] += score
+        if not votes:
+            return None
+        return max(sorted(votes), key=lambda label: votes[label])
+
+
+def length_bounds(seed_examples: list[Example]) -> tuple[int, int]:
+    """(fewest, most) words a synthetic message may have: half the seed set's shortest message (at least 2) to
+    twice its longest."""
+    counts = [len(words(ex.last_user_message)) for ex in seed_examples]
+    return max(2, min(counts) // 2), 2 * max(counts)
+
+
+@dataclass
+class FilterReport:
+    kept: list[Example]
+    n_in: int
+    removed: dict[str, int]  # reason -> examples removed for it (each counted under its first failing check)
+    agreement: float | None  # share of all the examples whose label the seed classifier gives too (None: none in)
+    bounds: tuple[int, int]
+
+    @property
+    def removed_share(self) -> float | None:
+        """The share removed; None when nothing came in."""
+        return 1 - len(self.kept) / self.n_in if self.n_in else None
+
+    def to_dict(self) -> dict:
+        return {
+            "n_in": self.n_in,
+            "kept": len(self.kept),
+            "removed": dict(self.removed),
+            "removed_share": self.removed_share,
+            "label_agreement": self.agreement,
+            "length_bounds_words": list(self.bounds),
+        }
+
+
+def validate(synthetic: list[Example], seed_examples: list[Example], k: int = 3) -> FilterReport:
+    """Keep the synthetic examples that pass, in order: not a duplicate (after normalisation) of a seed message
+    or of an earlier synthetic one; within `length_bounds` of the seed set; labelled as the seed classifier
+    (`SeedClassifier`, built on `seed_examples` alone) labels them. Nothing else is seen."""
+    classifier = SeedClassifier(seed_examples, k)
+    low, high = length_bounds(seed_examples)
+    seen = {normalize(ex.last_user_message) for ex in seed_examples}
+    kept, removed, agree = [], Counter(), 0
+    for ex in synthetic:
+        text = ex.last_user_message
+        label = ex.meta.get("label", ex.reference)
+        predicted = classifier.predict(text)
+        agree += predicted == label
+        key, n_words = normalize(text), len(words(text))
+        if key in seen:
+            removed["duplicate"] += 1
+        elif n_words < low:
+            removed["too short"] += 1
+        elif n_words > high:
+            removed["too long"] += 1
+        elif predicted != label:
+            removed["label disagrees"] += 1
+        else:
+            kept.append(ex)
+        seen.add(key)
+    return FilterReport(kept, len(synthetic), dict(removed), agree / len(synthetic) if synthetic else None, (low, high))
+
+
+def filter_name(n_seed: int, k: int) -> str:
+    """The filter, named precisely, for claims and notes."""
+    return (
+        f"a BM25 {k}-nearest-neighbour vote over the {n_seed} seed messages must give the label; no duplicates; "
+        "length within the seed set's range"
+    )
+
+
+def real_reference(splits: Splits, k: int = 3) -> FilterReport | None:
+    """The filter run on the real messages of the large set outside the seed (true labels, never scored): how
+    much it removes and how often it agrees with a true label, the reference for each generator's shares."""
+    rest = splits.large[len(splits.seed) :]
+    return validate(rest, splits.seed, k) if rest else None
+
+
+# --- Diversity ---------------------------------------------------------------------------------------------
+
+
+def distinct_n(texts: list[str], n: int) -> float:
+    """Distinct word n-grams over all n-grams of the texts (0 when there are none)."""
+    grams = [tuple(ws[i : i + n]) for ws in map(words, texts) for i in range(len(ws) - n + 1)]
+    return len(set(grams)) / len(grams) if grams else 0.0
+
+
+def jaccard(a: str, b: str) -> float:
+    """Word-set Jaccard similarity of two messages (1 for two messages with no words)."""
+    x, y = set(words(a)), set(words(b))
+    return len(x & y) / len(x | y) if x | y else 1.0
+
+
+def nearest_similarity(texts: list[str], reference: list[str]) -> list[float]:
+    """For each text, its Jaccard similarity to the most similar reference message."""
+    return [max((jaccard(t, r) for r in reference), default=0.0) for t in texts]
+
+
+def diversity(
+    texts: list[str], seed_texts: list[str], near: float = NEAR_COPY, equal_n: int | None = None, seed: int = 0
+) -> dict:
+    """distinct-1 and distinct-2 of the texts (over a random subsample of `equal_n` of them, drawn with `seed`,
+    so that sets of different sizes are compared at one size: distinct-n falls as a set grows), their mean
+    nearest-neighbour similarity to the seed messages, and the shares that are exact copies (after
+    normalisation) and near copies (similarity >= `near`, exact copies included) of a seed message."""
+    seeds = {normalize(t) for t in seed_texts}
+    similarity = nearest_similarity(texts, seed_texts)
+    sample = texts
+    if equal_n is not None and equal_n < len(texts):
+        sample = random.Random(derived_seed(seed, "distinct-n subsample")).sample(texts, equal_n)
+    return {
+        "n": len(texts),
+        "distinct_n_over": len(sample),
+        "distinct_1": distinct_n(sample, 1),
+        "distinct_2": distinct_n(sample, 2),
+        "nn_similarity": float(np.mean(similarity)) if texts else 0.0,
+        "exact_copy_share": float(np.mean([normalize(t) in seeds for t in texts])) if texts else 0.0,
+        "near_copy_share": float(np.mean([s >= near for s in similarity])) if texts else 0.0,
+    }
+
+
+def mean_over_seeds(rows: list[dict]) -> dict:
+    """The mean of each numeric field over one generator's per-seed rows (None where no row has a value)."""
+
+    def mean(key: str) -> float | None:
+        values = [row[key] for row in rows if row.get(key) is not None]
+        return float(np.mean(values)) if values else None
+
+    return {key: mean(key) for key in rows[0]} if rows else {}
+
+
+# --- Arms ---------------------------------------------------------------------------------------------------
+
+
+def verdict_arms(generator: str, top: int) -> list[str]:
+    """The arms the verdicts compare: each sweeps its own learning rate and runs every seed."""
+    return [
+        REAL_SEED,
+        mixed_arm(top, generator),
+        validated_arm(generator),
+        size_matched_arm(generator),
+        SYNTHETIC_ONLY,
+        REAL_LARGE,
+    ]
+
+
+def size_matched(examples: list[Example], n: int, seed: int) -> list[Example]:
+    """A random subset of n of the examples (drawn with a seed derived from `seed`), in their order."""
+    chosen = sorted(random.Random(derived_seed(seed, "size-matched unvalidated")).sample(range(len(examples)), n))
+    return [examples[i] for i in chosen]
+
+
+def build_arms(
+    splits: Splits,
+    synthetic: dict[str, dict[int, Generated]],
+    validated: dict[int, FilterReport],
+    ratios: list[int],
+    seeds: list[int],
+    descriptive_seeds: int | None = None,
+) -> list[ArmSpec]:
+    """The arms, each holding exactly the data its name says, per seed (`ArmSpec.examples` is {seed: set}):
+    real seed; synthetic only (the course model's examples for the largest ratio, no real one); real + the
+    course model's examples at each ratio (ratio x n_seed synthetic, label-balanced, nested); real + those of
+    the largest ratio that pass the filter (`validated`: the filter's report per seed on that same set); real +
+    a random subset of that same set as large as the filter kept (size-matched, unvalidated); real + each other
+    generator's examples at the largest ratio; the larger real set.
+
+    The arms the verdicts compare (`verdict_arms`) sweep their own learning rate and run every seed; the others
+    (smaller ratios, other generators) borrow the rate swept on real + course model at the largest ratio and
+    run the first `descriptive_seeds` seeds (None: all)."""
+    n_seed, top = len(splits.seed), max(ratios)
+    verdict_names = verdict_arms(COURSE, top)
+    side_seeds = seeds if descriptive_seeds is None else seeds[:descriptive_seeds]
+    borrowed = mixed_arm(top)
+
+    def course(seed: int, ratio: int) -> list[Example]:
+        return synthetic_set(synthetic[COURSE][seed], ratio * n_seed)
+
+    def arm(name: str, group: str, by_seed: Callable[[int], list[Example]], info: dict) -> ArmSpec:
+        if name in verdict_names:
+            return ArmSpec(name, group, {s: by_seed(s) for s in seeds}, {**info, "learning_rate_from": name}, True)
+        info = {**info, "learning_rate_from": borrowed}
+        return ArmSpec(name, group, {s: by_seed(s) for s in side_seeds}, info, rate_from=borrowed)
+
+    for s in seeds:
+        chosen = {id(ex) for ex in course(s, top)}
+        if any(id(ex) not in chosen for ex in validated[s].kept):
+            raise ValueError("the validated examples must come from the largest ratio's synthetic set")
+    arms = [arm(REAL_SEED, REAL, lambda s: list(splits.seed), {"real": n_seed, "synthetic": 0})]
+    arms.append(arm(SYNTHETIC_ONLY, SYNTHETIC, lambda s: course(s, top), {"real": 0, "ratio": top}))
+    for ratio in sorted(ratios):
+        arms.append(
+            arm(
+                mixed_arm(ratio),
+                MIXED,
+                lambda s, ratio=ratio: list(splits.seed) + course(s, ratio),
+                {"real": n_seed, "ratio": ratio, "generator": COURSE},
+            )
+        )
+    arms.append(
+        arm(
+            validated_arm(),
+            MIXED,
+            lambda s: list(splits.seed) + validated[s].kept,
+            {"real": n_seed, "from_ratio": top, "generator": COURSE, "validated": True},
+        )
+    )
+    arms.append(
+        arm(
+            size_matched_arm(),
+            MIXED,
+            lambda s: list(splits.seed) + size_matched(course(s, top), len(validated[s].kept), s),
+            {"real": n_seed, "from_ratio": top, "generator": COURSE, "validated": False, "size_matched": True},
+        )
+    )
+    for generator in GENERATORS[1:]:
+        if generator in synthetic:
+            arms.append(
+                arm(
+                    mixed_arm(top, generator),
+                    MIXED,
+                    lambda s, g=generator: list(splits.seed) + synthetic_set(synthetic[g][s], top * n_seed),
+                    {"real": n_seed, "ratio": top, "generator": generator},
+                )
+            )
+    arms.append(arm(REAL_LARGE, REAL, lambda s: list(splits.large), {"real": len(splits.large)}))
+    return arms
+
+
+def synthetic_set(generated: Generated, n: int) -> list[Example]:
+    """The first n of a generator's examples in label-balanced order: the set an arm at ratio n / n_seed uses
+    (sets at smaller ratios are the start of those at larger ones). The filter runs on this set too."""
+    return balanced_order(generated.examples)[:n]
+
+
+def matched_steps(arms: list[ArmSpec], epochs: float, batch_size: int) -> int:
+    """Optimizer steps every arm trains for: `epochs` passes over the largest arm (any seed)."""
+    largest = max(len(examples) for arm in arms for examples in arm.examples.values())
+    return max(1, math.ceil(largest * epochs / batch_size))
+
+
+def passes(n_examples: int, steps: int, batch_size: int) -> float:
+    """How many passes over its examples an arm of n_examples makes in `steps` steps of `batch_size`."""
+    return steps * batch_size / n_examples if n_examples else 0.0
+
+
+def run_synthetic_arms(
+    model_name: str,
+    arms: list[ArmSpec],
+    config_for: Callable[[int, float | None], TrainConfig],
+    test_task: Task,
+    val_task: Task,
+    seeds: list[int],
+    fixed_rate: float | None,
+    grid: list[float],
+    max_extensions: int,
+    max_new_tokens: int,
+    batch_size: int,
+    prepare: Callable[[list[Example]], list[Example]] = lambda examples: examples,
+    progress: Callable[[str], None] = print,
+) -> tuple[dict[str, list[ArmResult]], dict[str, SweepResult], dict[str, dict]]:
+    """`nb01_data_size.run_arms` on the arms (each verdict arm sweeps its own rate, the others borrow one),
+    its runs grouped {arm: runs in seed order}; sweeps and their records are keyed by the swept arm."""
+    runs, sweeps, records = run_arms(
+        model_name,
+        arms,
+        config_for,
+        test_task,
+        val_task,
+        seeds,
+        fixed_rate,
+        grid,
+        max_extensions,
+        max_new_tokens,
+        batch_size,
+        prepare,
+        progress,
+    )
+    return by_arm(runs), sweeps, records
+
+
+def rate_label(arm: ArmSpec, fixed_rate: float | None) -> str:
+    """Where an arm's learning rate comes from, for tables and plots."""
+    if fixed_rate is not None:
+        return "fixed"
+    return "own sweep" if arm.sweep else f"borrowed from {arm.rate_from}"
+
+
+# --- Verdicts ----------------------------------------------------------------------------------------------
+
+ADDS_TO_REAL, VALIDATION_MATTERS, ALONE_MATCHES_REAL = (
+    "synthetic_adds_to_real",
+    "validation_matters",
+    "synthetic_alone_matches_real",
+)
+# Why a 5-point margin (profiles.py, "margin"): it is set before the run as the loss in accuracy a team would
+# accept for not labelling the real messages at all; the run shows the interval, not the smallest gap it can
+# detect.
+MARGIN_REASON = "the accuracy a team would accept losing for not labelling the real messages, set in advance"
+
+
+def sizes(runs: list[ArmResult]) -> str:
+    """An arm's training examples over its seeds: "n", or "low-high" when they vary."""
+    counts = sorted({r.n_train for r in runs})
+    return str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+
+
+def passes_text(runs: list[ArmResult], steps: int | None, batch_size: int | None) -> str:
+    """How many passes over its examples an arm makes in the matched steps ("5 passes over 40")."""
+    if not steps or not batch_size:
+        return f"{sizes(runs)} examples"
+    low = min(passes(r.n_train, steps, batch_size) for r in runs)
+    high = max(passes(r.n_train, steps, batch_size) for r in runs)
+    times = f"{low:.1f}" if math.isclose(low, high, abs_tol=0.05) else f"{low:.1f}-{high:.1f}"
+    return f"{times} passes over {sizes(runs)} examples"
+
+
+def synthetic_verdicts(
+    task_key: str,
+    runs: dict[str, list[ArmResult]],
+    ratios: list[int],
+    metric: str,
+    profile: str,
+    margin: float,
+    chance: float | None = None,
+    sweeps: dict[str, SweepResult] | None = None,
+    steps: int | None = None,
+    batch_size: int | None = None,
+    filter_text: str = "the seed-set filter",
+    min_kept: int = 1,
+) -> list[verdict.Verdict]:
+    """Three comparisons fixed in advance, each paired on the test items with every seed kept:
+
+    - "07.<task>.synthetic_adds_to_real": real + synthetic at the largest ratio beats the real seed alone;
+    - "07.<task>.validation_matters": real + the validated synthetic examples beat real + a random subset of
+      the same set as large as the filter kept (size-matched: the arms differ in the filter only); not run
+      when the filter kept fewer than `min_kept` examples for some seed;
+    - "07.<task>.synthetic_alone_matches_real": synthetic only is no worse than the larger real set by more
+      than `margin` (non-inferiority; a one-sided test against -margin).
+    Every arm trains for the same optimizer steps (`steps` of `batch_size`, when given each claim states the
+    passes each arm makes over its examples); every arm compared has its own learning-rate sweep."""
+    top = max(ratios)
+    seed_n = runs[REAL_SEED][0].n_train
+    mixed, checked, matched = mixed_arm(top), validated_arm(), size_matched_arm()
+
+    def over(arm: str) -> str:
+        return passes_text(runs[arm], steps, batch_size)
+
+    kept = min(r.n_train for r in runs[checked]) - seed_n
+    plan = [
+        (
+            ADDS_TO_REAL,
+            f"{task_key}: adding synthetic examples ({COURSE}, 1:{top}) to {seed_n} real ones beats the real ones "
+            f"alone (same steps: {over(mixed)} against {over(REAL_SEED)})",
+            mixed,
+            REAL_SEED,
+            None,
+        ),
+        (
+            VALIDATION_MATTERS,
+            f"{task_key}: the synthetic examples that pass the filter ({filter_text}) beat as many examples drawn "
+            f"at random from the same 1:{top} set, unvalidated, beside the {seed_n} real ones (same steps: "
+            f"{over(checked)} against {over(matched)})",
+            checked,
+            matched,
+            None,
+        ),
+        (
+            ALONE_MATCHES_REAL,
+            f"{task_key}: {sizes(runs[SYNTHETIC_ONLY])} synthetic examples alone are no worse than "
+            f"{sizes(runs[REAL_LARGE])} real ones by more than {margin * 100:.0f} points ({MARGIN_REASON}; same "
+            f"steps: {over(SYNTHETIC_ONLY)} against {over(REAL_LARGE)})",
+            SYNTHETIC_ONLY,
+            REAL_LARGE,
+            margin,
+        ),
+    ]
+    verdicts = []
+    for name, claim, a, b, noninferiority in plan:
+        vid = f"07.{task_key}.{name}"
+        if name == VALIDATION_MATTERS and kept < min_kept:
+            reason = (
+                f"the filter kept {kept} synthetic example(s) for some seed, fewer than {min_kept}: the validated "
+                "arm is the real seed with next to nothing added, so this comparison would not test the filter"
+            )
+            verdicts.append(verdict.not_run(vid, claim, reason, profile))
+            continue
+        if noninferiority is None:
+            result = verdict.judge_difference(vid, claim, paired_arms(runs[a], runs[b], metric), profile)
+        else:
+            comparison = paired_arms(runs[a], runs[b], metric, null=-noninferiority, alternative="greater")
+            result = verdict.judge_non_inferiority(vid, claim, comparison, noninferiority, profile)
+        if chance is not None:
+            verdict.flag_chance(result, chance, {arm: arm_summary(runs[arm], metric) for arm in (a, b)})
+        for arm in (a, b):
+            note = sweeps and arm in sweeps and sweeps[arm].edge_note(f"the {arm} arm")
+            if note:
+                result.notes.append(note)
+        verdicts.append(result)
+    return verdicts
+
+
+def closing_note(
+    verdicts: list[verdict.Verdict],
+    task_key: str,
+    removed_share: float | None,
+    margin: float,
+    n_synthetic: str,
+    n_real: str,
+    reference_share: float | None = None,
+) -> str:
+    """The notebook's closing note: one sentence per verdict whose wording follows its status (a finding is
+    asserted only when its verdict is supported or not supported), each with its numbers and scale.
+    `n_synthetic` and `n_real`: the measured sizes of the synthetic-only and real-large arms;
+    `reference_share`: the share the filter removes from real messages outside the seed."""
+
+    def share(x: float | None) -> str:
+        return "n/a" if x is None else f"{x:.0%}"
+
+    removed = f"it removed {share(removed_share)} of them"
+    if reference_share is not None:
+        removed += f", and {share(reference_share)} of real messages outside the seed"
+    points = f"{margin * 100:.0f} points"
+
+    def line(name: str, supported: str, not_supported: str, open_: str) -> str:
+        v = verdict.by_id(verdicts, f"07.{task_key}.{name}")
+        text = {verdict.SUPPORTED: supported, verdict.NOT_SUPPORTED: not_supported}.get(v.status, open_)
+        return f"- **{v.status}** ({v.id}): {text} {v.details} [{v.scale}]"
+
+    return "\n".join(
+        [
+            line(
+                ADDS_TO_REAL,
+                "synthetic examples added to the small real set improved accuracy at the same training steps.",
+                "synthetic examples added to the small real set did not improve accuracy.",
+                "this run cannot tell whether adding synthetic examples helps the small real set.",
+            ),
+            line(
+                VALIDATION_MATTERS,
+                f"the filtered synthetic examples ({removed}) beat as many unfiltered ones from the same set.",
+                f"the filtered synthetic examples ({removed}) did not beat as many unfiltered ones.",
+                f"this run cannot tell whether the filter ({removed}) matters.",
+            ),
+            line(
+                ALONE_MATCHES_REAL,
+                f"{n_synthetic} synthetic examples alone came within {points} of {n_real} real ones.",
+                f"{n_synthetic} synthetic examples alone fell short of {n_real} real ones by more than {points}.",
+                f"this run cannot tell whether {n_synthetic} synthetic examples alone match {n_real} real ones.",
+            ),
+        ]
+    )
+
+
+# --- Plots -------------------------------------------------------------------------------------------------
+
+
+def arm_label(name: str, runs: list[ArmResult]) -> str:
+    """A bar's label: the arm, its examples over seeds, its seeds and, when borrowed, whose rate it trains at."""
+    borrowed = runs[0].info.get("learning_rate_from", name)
+    extra = [f"{sizes(runs)} ex.", f"{len(runs)} seed{'s' if len(runs) > 1 else ''}"]
+    if borrowed != name:
+        extra.append(f"rate of {borrowed}")
+    return f"{name}\n({', '.join(extra)})"
+
+
+def plot_arms(runs: dict[str, list[ArmResult]], metric: str, title: str, profile: str, chance: float | None = None):
+    """Test score per arm with its 95% interval (seeds, then items), chance dotted."""
+    import matplotlib.pyplot as plt
+
+    names = list(runs)
+    fig, ax = plt.subplots(figsize=(max(8.0, 1.25 * len(names)), 4.6))
+    colors = [
+        plots.PALETTE[{REAL: 0, SYNTHETIC: 1, MIXED: 2}.get(runs[n][0].group, 3) % len(plots.PALETTE)] for n in names
+    ]
+    labels = [arm_label(n, runs[n]) for n in names]
+    plots.bars_with_ci(ax, labels, [arm_summary(runs[n], metric) for n in names], colors=colors)
+    plots.chance_line(ax, chance)
+    ax.set_ylabel(f"{metric} on the test messages (%)")
+    ax.set_ylim(0, 105)
+    ax.tick_params(axis="x", labelsize=7)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc="upper left")
+    plots.smoke_watermark(fig, profile)
+    fig.tight_layout()
+    return fig
+
+
+DIVERSITY_FIELDS = {
+    "distinct_1": "distinct-1",
+    "distinct_2": "distinct-2",
+    "nn_similarity": "similarity to nearest seed",
+    "near_copy_share": "near copies of seed",
+    "removed_share": "removed by filter",
+    "label_agreement": "label agrees with filter",
+}
+
+
+def plot_diversity(rows: dict[str, dict], title: str, profile: str):
+    """Grouped bars: per source (each generator, and held-out real messages), the diversity measures and the
+    filter's shares (a source without a field gets no bar there)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9.0, 4.2))
+    fields = list(DIVERSITY_FIELDS)
+    width = 0.8 / max(1, len(rows))
+    for i, (source, row) in enumerate(rows.items()):
+        xs = [j + i * width for j, f in enumerate(fields) if f in row]
+        ax.bar(xs, [100 * row[f] for f in fields if f in row], width, label=source, color=plots.PALETTE[i % 8])
+    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(fields))])
+    ax.set_xticklabels([DIVERSITY_FIELDS[f] for f in fields], fontsize=8)
+    ax.set_ylabel("%")
+    ax.set_ylim(0, 105)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    plots.smoke_watermark(fig, profile)
+    fig.tight_layout()
+    return fig
+
+
+# --- Workload: what the notebook trains and generates, counted for the course plan (helpers.course.plan) ---
+# Token lengths: the SmolLM2 tokenizer. Fine-tuned arms use notebook 06's short system prompt (nb05 holds its
+# prompt and longest sequence); a generator prompt is the system line, the request and `shots` seed messages.
+GENERATOR_PROMPT_TOKENS = 75  # system line, the request and the chat template, without the seed messages
+SEED_MESSAGE_TOKENS = 15  # one listed seed message ("- " and the message; banking77 messages average 13 tokens)
+
+
+def planned_sizes(cfg) -> list[tuple[str, str, int, bool, int]]:
+    """(arm, group, training examples, sweeps its own rate, seeds) as build_arms names them, every synthetic
+    set counted full (the filter and skipped outputs make some smaller; the validated and size-matched arms
+    are counted at the full largest-ratio set)."""
+    top, n = max(cfg.ratios), cfg.n_seed
+    side = len(cfg.seeds) if cfg.descriptive_seeds is None else min(cfg.descriptive_seeds, len(cfg.seeds))
+    specs = [(REAL_SEED, REAL, n), (SYNTHETIC_ONLY, SYNTHETIC, top * n)]
+    specs += [(mixed_arm(r), MIXED, (1 + r) * n) for r in sorted(cfg.ratios)]
+    specs += [(validated_arm(), MIXED, (1 + top) * n), (size_matched_arm(), MIXED, (1 + top) * n)]
+    specs += [(mixed_arm(top, g), MIXED, (1 + top) * n) for g in GENERATORS[1:] if g in cfg.generators]
+    specs.append((REAL_LARGE, REAL, cfg.n_large))
+    swept = verdict_arms(COURSE, top)
+    return [(arm, group, size, arm in swept, len(cfg.seeds) if arm in swept else side) for arm, group, size in specs]
+
+
+def workload(cfg) -> Workload:
+    """The fine-tunes and generation passes of notebook 07 under the settings `cfg` (upper bounds: each sweep
+    runs its grid and every extension). Every fine-tune trains the same steps (matched_steps over the planned
+    sizes). Generation: the course model (and the larger one where listed) answers n_seed x max(ratios)
+    requests per seed, each up to gen_max_new_tokens (most stop at the first line break); each sweep
+    fine-tune scores the validation messages, every (arm, seed) the test ones."""
+    from .nb01_data_size import BANK_ANSWER_TOKENS, BANK_LABEL_MAX_TOKENS, sweep_size
+    from .nb05_model_size import BANK_FINETUNED_PROMPT_TOKENS, BANK_SEQ_TOKENS
+
+    specs = planned_sizes(cfg)
+    steps = max(1, math.ceil(max(size for _, _, size, _, _ in specs) * cfg.epochs / cfg.batch_size))
+    train = dict(
+        model=cfg.model,
+        method=cfg.method,
+        lora_r=cfg.lora_r,
+        batch_size=cfg.batch_size,
+        seq_len=BANK_SEQ_TOKENS,
+        answer_share=BANK_ANSWER_TOKENS / BANK_SEQ_TOKENS,
+    )
+    swept = cfg.learning_rate is None
+    per_sweep = sweep_size(cfg.lr_grid, cfg.max_extensions)
+    finetunes = []
+    if swept:
+        finetunes += [
+            FineTune(f"{arm} sweep", sequences=steps * cfg.batch_size, count=per_sweep, **train)
+            for arm, _, _, own, _ in specs
+            if own
+        ]
+    for arm, _, _, own, n_seeds in specs:
+        count = n_seeds - (swept and own)
+        if count:
+            finetunes.append(FineTune(arm, sequences=steps * cfg.batch_size, count=count, **train))
+    n_sweeps = sum(own for _, _, _, own, _ in specs)
+    requests = cfg.n_seed * max(cfg.ratios)
+    gen_prompt = GENERATOR_PROMPT_TOKENS + SEED_MESSAGE_TOKENS * cfg.shots
+    generations = [
+        Generation(
+            f"{COURSE} generator",
+            model=cfg.model,
+            prompts=requests,
+            prompt_tokens=gen_prompt,
+            new_tokens=cfg.gen_max_new_tokens,
+            batch_size=cfg.gen_batch_size,
+            count=len(cfg.seeds),
+        )
+    ]
+    if LARGER in cfg.generators and cfg.larger_generator:
+        generations.append(
+            Generation(
+                f"{LARGER} generator ({cfg.larger_generator})",
+                model=cfg.larger_generator,
+                prompts=requests,
+                prompt_tokens=gen_prompt,
+                new_tokens=cfg.gen_max_new_tokens,
+                batch_size=cfg.gen_batch_size,
+                count=len(cfg.seeds),
+            )
+        )
+    score = dict(
+        model=cfg.model,
+        prompt_tokens=BANK_FINETUNED_PROMPT_TOKENS,
+        new_tokens=BANK_LABEL_MAX_TOKENS + 2,
+        batch_size=cfg.eval_batch_size,
+    )
+    if swept:
+        generations.append(
+            Generation(
+                "sweep validation",
+                prompts=cfg.n_val,
+                count=n_sweeps * per_sweep,
+                **score,
+            )
+        )
+    runs = sum(n_seeds for _, _, _, _, n_seeds in specs)
+    generations.append(Generation("arms, test", prompts=cfg.n_test, count=runs, **score))
+    notes = [
+        "every fine-tune trains the same steps: epochs passes over the largest planned arm",
+        "synthetic sets are counted full; skipped outputs and the filter make some arms smaller (same steps)",
+        "sweeps are counted at their full grid plus max_extensions rates, one per arm a verdict compares",
+        "arms no verdict compares (smaller ratios, other generators) run descriptive_seeds seeds at a borrowed rate",
+        "not counted: the closing cell's demo generation on the learner's own model",
+    ]
+    return Workload("synthetic_data", finetunes, generations, notes)
