@@ -886,28 +886,17 @@ def workload(cfg) -> Workload:
     n_sweeps = sum(own for _, _, _, own, _ in specs)
     requests = cfg.n_seed * max(cfg.ratios)
     gen_prompt = GENERATOR_PROMPT_TOKENS + SEED_MESSAGE_TOKENS * cfg.shots
-    generations = [
-        Generation(
-            f"{COURSE} generator",
-            model=cfg.model,
-            prompts=requests,
-            prompt_tokens=gen_prompt,
-            new_tokens=cfg.gen_max_new_tokens,
-            batch_size=cfg.gen_batch_size,
-            count=len(cfg.seeds),
-        )
-    ]
+    requested = dict(  # every generator answers the same requests, once per seed
+        prompts=requests,
+        prompt_tokens=gen_prompt,
+        new_tokens=cfg.gen_max_new_tokens,
+        batch_size=cfg.gen_batch_size,
+        count=len(cfg.seeds),
+    )
+    generations = [Generation(f"{COURSE} generator", model=cfg.model, **requested)]
     if LARGER in cfg.generators and cfg.larger_generator:
         generations.append(
-            Generation(
-                f"{LARGER} generator ({cfg.larger_generator})",
-                model=cfg.larger_generator,
-                prompts=requests,
-                prompt_tokens=gen_prompt,
-                new_tokens=cfg.gen_max_new_tokens,
-                batch_size=cfg.gen_batch_size,
-                count=len(cfg.seeds),
-            )
+            Generation(f"{LARGER} generator ({cfg.larger_generator})", model=cfg.larger_generator, **requested)
         )
     score = dict(
         model=cfg.model,
