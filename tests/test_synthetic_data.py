@@ -302,9 +302,10 @@ def test_the_runner_sweeps_each_verdict_arm_on_its_own_data_and_trains_the_rest_
     monkeypatch.setattr(arms_module, "generate", generate)
     monkeypatch.setattr(nb01_data_size, "saw_every_example", lambda record: True)
     config_for = lambda seed, rate: TrainConfig(method="lora", learning_rate=rate, batch_size=4, seed=seed)  # noqa: E731
-    runs, sweeps, records = sd.run_synthetic_arms(
+    arm_runs, sweeps, records = nb01_data_size.run_arms(
         "fake", arms, config_for, test, test, [0, 1], None, [1e-3, 3e-3, 1e-2], 0, 4, 8, progress=lambda _: None
     )
+    runs = arms_module.by_arm(arm_runs)
     assert set(sweeps) == set(sd.verdict_arms(sd.COURSE, 4)) == set(records)
     assert all(records[arm]["arm"] == arm for arm in records)  # each swept on its own data
     for arm, arm_runs in runs.items():

@@ -23,7 +23,8 @@ validated synthetic examples of the largest ratio; real + as many unvalidated ex
 same set (size-matched: it differs from the validated arm in the filter only); real + each other generator's
 examples at the largest ratio; the larger real set. Every arm a verdict compares sweeps its own learning rate
 on the first seed's data; the others borrow the rate of real + course model at the largest ratio and may run
-fewer seeds (`descriptive_seeds`). The arms run through nb01's `run_arms` (`run_synthetic_arms`).
+fewer seeds (`descriptive_seeds`). The arms run through nb01's `run_arms` (ArmSpec: per-seed sets, `sweep`,
+`rate_from`); `arms.by_arm` groups the runs.
 """
 
 from __future__ import annotations
@@ -44,14 +45,13 @@ from ..core.retrieval import BM25Retriever
 from ..core.scoring import normalize
 from ..core.seeds import derived_seed
 from ..core.tasks import Example, Task, balanced_order
-from ..core.training import TrainConfig
 from ..core.words import words
 from ..core.workload import FineTune, Generation, Workload
 from ..data.task_library import banking77_task, intent_example
 from . import verdict
-from .arms import ArmResult, arm_summary, by_arm, paired_arms
+from .arms import ArmResult, arm_summary, paired_arms
 from .lr_sweep import SweepResult
-from .nb01_data_size import ArmSpec, run_arms, split_validation
+from .nb01_data_size import ArmSpec, split_validation
 
 COURSE, RULE, LARGER = "course model", "rule", "larger model"
 GENERATORS = (COURSE, RULE, LARGER)
@@ -554,41 +554,6 @@ def matched_steps(arms: list[ArmSpec], epochs: float, batch_size: int) -> int:
 def passes(n_examples: int, steps: int, batch_size: int) -> float:
     """How many passes over its examples an arm of n_examples makes in `steps` steps of `batch_size`."""
     return steps * batch_size / n_examples if n_examples else 0.0
-
-
-def run_synthetic_arms(
-    model_name: str,
-    arms: list[ArmSpec],
-    config_for: Callable[[int, float | None], TrainConfig],
-    test_task: Task,
-    val_task: Task,
-    seeds: list[int],
-    fixed_rate: float | None,
-    grid: list[float],
-    max_extensions: int,
-    max_new_tokens: int,
-    batch_size: int,
-    prepare: Callable[[list[Example]], list[Example]] = lambda examples: examples,
-    progress: Callable[[str], None] = print,
-) -> tuple[dict[str, list[ArmResult]], dict[str, SweepResult], dict[str, dict]]:
-    """`nb01_data_size.run_arms` on the arms (each verdict arm sweeps its own rate, the others borrow one),
-    its runs grouped {arm: runs in seed order}; sweeps and their records are keyed by the swept arm."""
-    runs, sweeps, records = run_arms(
-        model_name,
-        arms,
-        config_for,
-        test_task,
-        val_task,
-        seeds,
-        fixed_rate,
-        grid,
-        max_extensions,
-        max_new_tokens,
-        batch_size,
-        prepare,
-        progress,
-    )
-    return by_arm(runs), sweeps, records
 
 
 def rate_label(arm: ArmSpec, fixed_rate: float | None) -> str:
