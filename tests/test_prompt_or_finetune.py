@@ -192,10 +192,301 @@ def test_the_workload_counts_every_pool_seed_and_strategy(profile):
     cfg = settings("prompt_or_finetune", profile)
     work = pof.workload(cfg)
     sweep = len(cfg.lr_grid) + cfg.max_extensions
-    assert work.n_finetunes == len(cfg.ft_sizes) * len(cfg.seeds) - 1 + sweep
+    bank = sum(f.count for f in work.finetunes if not f.label.startswith("intake "))  # banking77's; intake below
+    assert bank == len(cfg.ft_sizes) * len(cfg.seeds) - 1 + sweep
     counts = {g.label: g.count for g in work.generations}
     assert counts[f"{pof.RANDOM_K}, test"] == len(cfg.seeds) * len(cfg.ft_sizes)
     assert counts[f"{pof.RANDOM_K}, validation"] == len(cfg.ft_sizes)
     assert counts[pof.RETRIEVED_K] == len(cfg.ft_sizes) and counts[pof.ZERO_SHOT] == 1
     assert sum(label.startswith(f"{pof.MANY_SHOT}, n=") for label in counts) == len(cfg.ft_sizes)
     assert all(job.model == cfg.model and 0 < job.answer_share < 1 for job in work.finetunes)
+
+
+# --- client intake -----------------------------------------------------------------------------------------
+
+
+def intake_notes(n_train: int = 16, n_eval: int = 8):
+    from helpers.data.intake_task import intake_task
+
+    return intake_task(n_train=n_train, n_eval=n_eval)
+
+
+def test_the_described_intake_prompt_describes_every_field_of_the_schema():
+    from helpers.data.intake_task import FIELD_DESCRIPTIONS, FIELDS, described_system_prompt
+
+    assert set(FIELD_DESCRIPTIONS) == set(FIELDS)
+    text = described_system_prompt()
+    lines = [line for line in text.splitlines() if line.startswith("- ")]
+    assert lines == [f"- {name}: {FIELD_DESCRIPTIONS[name]}" for name in FIELDS]  # every field, in schema order
+    assert all(len(description.split()) >= 5 for description in FIELD_DESCRIPTIONS.values())
+    with pytest.raises(KeyError, match="no_such_field"):
+        described_system_prompt(FIELDS + ("no_such_field",))
+    task = intake_notes(4, 2)
+    prompt = pof.strategy_prompts(pof.DESCRIBED, task.eval[:1], [], 1, 0, described_system=text).prompts[0]
+    assert prompt[0]["content"] == text and prompt[-1]["content"] == task.eval[0].last_user_message
+
+
+def test_intake_pools_are_nested_and_spread_over_the_matter_types():
+    from helpers.data.intake_task import MATTER_TYPES
+
+    train = intake_notes(64, 2).train
+    pools = pof.nested_pools(train, [8, 16, 32], key=pof.matter_type)
+    assert pools[8] == pools[16][:8] == pools[32][:8] and pools[16] == pools[32][:16]
+    counts = {m: sum(pof.matter_type(ex) == m for ex in pools[16]) for m in MATTER_TYPES}
+    present = [c for c in counts.values() if c]
+    assert max(present) - min(present) <= 1 and len(present) >= 6  # as even as the generated notes allow
+
+
+def test_retrieved_intake_demonstrations_never_include_the_query_note():
+    task = intake_notes(12, 4)
+    query = task.eval[0]
+    pool = task.train[:8] + [query]  # the query's own note is in the pool: it must not come back
+    shots = pof.DemoRetriever(pool).shots(query, 3)
+    assert len(shots) == 3 and query not in shots
+    assert all(ex.last_user_message != query.last_user_message for ex in shots)
+    prompt = pof.strategy_prompts(pof.RETRIEVED_K, [query], pool, 3, 0).prompts[0]
+    users = [m["content"] for m in prompt if m["role"] == "user"]
+    assert users.count(query.last_user_message) == 1 and users[-1] == query.last_user_message
+
+
+def fake_intake_model(monkeypatch, answer_with_demos: bool = True):
+    """generate answers every note with its gold JSON when the prompt holds a demonstration, else with text
+    that is no JSON; token counts are characters / 4."""
+    from types import SimpleNamespace
+
+    def fake_generate(loaded, prompts, **kwargs):
+        out = []
+        for prompt in prompts:
+            has_demo = any(m["role"] == "assistant" for m in prompt)
+            out.append(gold[prompt[-1]["content"]] if has_demo == answer_with_demos else "no json here")
+        return out
+
+    def fake_tokens(tokenizer, prompts):
+        return [[0] * (sum(len(m["content"]) for m in prompt) // 4) for prompt in prompts]
+
+    gold: dict[str, str] = {}
+    monkeypatch.setattr(pof, "generate", fake_generate)
+    monkeypatch.setattr(pof, "prompt_token_ids", fake_tokens)
+    return SimpleNamespace(tokenizer=None), gold
+
+
+def test_the_intake_prompting_ladder_chooses_on_validation_and_feeds_the_verdicts(monkeypatch):
+    from helpers.experiments.nb01_data_size import split_validation
+
+    loaded, gold = fake_intake_model(monkeypatch)
+    task, validation = split_validation(intake_notes(16, 10), 4)
+    gold.update({ex.last_user_message: ex.meta["clean_target"] for ex in task.eval + validation.eval})
+    pools = pof.nested_pools(task.train, [4, 8, 16], key=pof.matter_type)
+    seeds = [0, 1, 2]
+    prompted, validated, many = pof.run_prompting_ladder(
+        loaded, task, validation, pools, 2, seeds, "described", 400, 32, 8, 4, progress=lambda _: None
+    )
+    assert set(prompted[pof.ZERO_SHOT]) == {0} and set(prompted[pof.RANDOM_K]) == {4, 8, 16}
+    assert all(len(prompted[pof.RANDOM_K][n]) == 3 and len(validated[pof.RANDOM_K][n]) == 1 for n in pools)
+    assert {r.info["split"] for runs in validated[pof.RETRIEVED_K].values() for r in runs} == {"validation"}
+    assert 0 < len(many[16]) < 16  # the budget holds a few notes
+    assert prompted[pof.ZERO_SHOT][0][0].scores["field_f1"].mean() == 0
+    assert prompted[pof.RETRIEVED_K][16][0].scores["field_f1"].mean() == 1
+    best, rows = pof.best_prompts(validated, prompted, sorted(pools), "field_f1")
+    assert [best[n][0] for n in sorted(pools)] == [pof.RANDOM_K] * 3  # a tie goes to the cheaper prompt
+    assert [r.info["split"] for r in best[16][1]] == ["test"] * 3 and rows[0]["val zero-shot"] == 0
+
+
+def fake_finetune(monkeypatch, field_f1_by_n: dict[int, float], n_items: int):
+    """train_and_evaluate returns, per pool size, a run whose every item scores field_f1_by_n[n] (0 or 1)."""
+    from types import SimpleNamespace
+
+    calls = []
+
+    def fake(model, task, examples, config, arm, group, max_new_tokens, batch_size, info):
+        calls.append((len(examples), config.seed, config.learning_rate, task.eval[0].prompt[0]["content"]))
+        correct = np.full(n_items, field_f1_by_n[len(examples)])
+        record = SimpleNamespace(optimizer_steps=config.max_steps, train_seconds=1.0)
+        return ArmResult(arm, group, 0, config.seed, {"field_f1": correct}, [], 0.0, record=record, info=info)
+
+    monkeypatch.setattr(pof, "train_and_evaluate", fake)
+    return calls
+
+
+def test_the_intake_ladders_give_verdicts_that_can_say_no(monkeypatch):
+    from helpers.core.training import TrainConfig
+    from helpers.experiments.nb01_data_size import INTAKE_FINETUNED_PROMPT, split_validation
+
+    loaded, gold = fake_intake_model(monkeypatch, answer_with_demos=False)  # only zero-shot answers
+    task, validation = split_validation(intake_notes(16, 44), 4)
+    # zero-shot gets every other note right: the best prompt scores 0.5, fine-tuning 0 at n=4 and 1 at n=16
+    gold.update(
+        {ex.last_user_message: ex.meta["clean_target"] if i % 2 else "{}" for i, ex in enumerate(task.eval)}
+        | {ex.last_user_message: ex.meta["clean_target"] for ex in validation.eval}
+    )
+    pools = pof.nested_pools(task.train, [4, 16], key=pof.matter_type)
+    prompted, validated, _ = pof.run_prompting_ladder(
+        loaded, task, validation, pools, 1, [0, 1], "described", 400, 32, 8, 4, progress=lambda _: None
+    )
+    best, _ = pof.best_prompts(validated, prompted, [4, 16], "field_f1")
+    assert best[4][0] == pof.ZERO_SHOT and best[16][0] == pof.ZERO_SHOT
+    calls = fake_finetune(monkeypatch, {4: 0.0, 16: 1.0}, len(task.eval))
+    short = task.with_system_prompt(INTAKE_FINETUNED_PROMPT)
+    finetuned, sweep, record = pof.run_finetune_ladder(
+        "tiny",
+        pools,
+        lambda n, seed, rate: TrainConfig(max_steps=2, learning_rate=rate, seed=seed),
+        short,
+        validation.with_system_prompt(INTAKE_FINETUNED_PROMPT),
+        [0, 1],
+        3e-3,
+        [1e-3, 3e-3],
+        0,
+        32,
+        8,
+        prepare=lambda examples: examples,
+        progress=lambda _: None,
+    )
+    assert sweep is None and sorted((n, s) for n, s, _, _ in calls) == [(4, 0), (4, 1), (16, 0), (16, 1)]
+    assert {c[3] for c in calls} == {INTAKE_FINETUNED_PROMPT}  # trained and scored under the one-line prompt
+    verdicts = pof.prompt_or_finetune_verdicts(
+        "intake", finetuned, best, prompted[pof.RANDOM_K], prompted[pof.RETRIEVED_K], "field_f1", "cpu"
+    )
+    found = {v.id: v for v in verdicts}
+    assert set(found) == {
+        "06.intake.finetune_beats_best_prompt",
+        "06.intake.finetune_beats_best_prompt_fewest",
+        "06.intake.retrieved_beats_random",
+    }
+    assert found["06.intake.finetune_beats_best_prompt"].status == "supported"
+    assert found["06.intake.finetune_beats_best_prompt_fewest"].status == "not supported"  # it can say no
+    assert all(v.chance is None for v in verdicts)  # extraction has no chance level
+    note = pof.closing_note(verdicts, "intake")
+    assert "**supported** (06.intake.finetune_beats_best_prompt): at the largest pool, fine-tuning beat" in note
+    assert "**not supported** (06.intake.finetune_beats_best_prompt_fewest): at the smallest pool" in note
+    cross = pof.crossover_interval(
+        [4, 16], [arm_values_of(finetuned[n]) for n in (4, 16)], [arm_values_of(best[n][1]) for n in (4, 16)], 200
+    )
+    assert 4 < cross["estimate"] <= 16
+
+
+def arm_values_of(runs):
+    from helpers.experiments.arms import arm_values
+
+    return arm_values(runs, "field_f1")
+
+
+def test_the_closing_note_asserts_nothing_it_could_not_tell():
+    from helpers.experiments import verdict
+
+    verdicts = [
+        verdict.Verdict(f"06.intake.{name}", "claim", status, 0.0, -0.1, 0.1, "+0.0 points")
+        for name, status in (
+            ("finetune_beats_best_prompt", verdict.INCONCLUSIVE),
+            ("finetune_beats_best_prompt_fewest", verdict.SUPPORTED),
+            ("retrieved_beats_random", verdict.NOT_SUPPORTED),
+        )
+    ]
+    lines = pof.closing_note(verdicts, "intake").splitlines()
+    assert "cannot tell" in lines[0] and "at the largest pool, fine-tuning beat" not in lines[0]
+    assert "even at the smallest pool, fine-tuning beat" in lines[1]
+    assert "did not beat" in lines[2]
+
+
+# --- profiles and workload with intake ---------------------------------------------------------------------
+
+INTAKE_KEYS = {
+    "intake_ft_sizes",
+    "intake_n_test",
+    "intake_n_val",
+    "intake_shots",
+    "intake_many_shot_tokens",
+    "intake_max_new_tokens",
+}
+
+
+def test_every_profile_has_the_same_keys_and_the_cpu_profile_keeps_intake_off():
+    from helpers.course import profiles, rehearsal
+
+    by_profile = profiles.NOTEBOOK_DEFAULTS["prompt_or_finetune"]
+    keys = set(by_profile["cpu"])
+    assert INTAKE_KEYS <= keys and all(set(by_profile[p]) == keys for p in PROFILES)
+    off = profiles.ADDED_AFTER_PUBLICATION["prompt_or_finetune"]
+    assert set(off) == INTAKE_KEYS and off["intake_ft_sizes"] == []
+    assert {k: by_profile["cpu"][k] for k in INTAKE_KEYS} == off  # the published cpu run stays current
+    for profile in ("smoke", "t4", "gpu", "full", rehearsal.profile_name("t4"), rehearsal.profile_name("gpu")):
+        cfg = settings("prompt_or_finetune", profile)
+        assert cfg.intake_ft_sizes and cfg.intake_n_test > 0 and cfg.intake_n_val > 0 and cfg.intake_shots > 0
+
+
+def test_the_workload_counts_intake_only_when_it_is_on():
+    on = settings("prompt_or_finetune", "smoke")
+    off = settings("prompt_or_finetune", "smoke", intake_ft_sizes=[])
+    with_intake, without = pof.workload(on), pof.workload(off)
+    assert not any(g.label.startswith("intake ") for g in without.generations + without.finetunes)
+    intake_tunes = [f for f in with_intake.finetunes if f.label.startswith("intake ")]
+    sweep = len(on.lr_grid) + on.max_extensions
+    assert sum(f.count for f in intake_tunes) == len(on.intake_ft_sizes) * len(on.seeds) - 1 + sweep
+    assert with_intake.n_finetunes == without.n_finetunes + sum(f.count for f in intake_tunes)
+    counts = {g.label: g for g in with_intake.generations}
+    assert counts[f"intake {pof.RANDOM_K}, test"].count == len(on.seeds) * len(on.intake_ft_sizes)
+    assert counts[f"intake {pof.RANDOM_K}, test"].prompts == on.intake_n_test
+    assert counts[f"intake {pof.ZERO_SHOT}"].new_tokens == on.intake_max_new_tokens
+    assert counts["intake fine-tuned, test"].count == len(on.seeds) * len(on.intake_ft_sizes)
+    assert sum(label.startswith(f"intake {pof.MANY_SHOT}, n=") for label in counts) == len(on.intake_ft_sizes)
+    assert all(f.seq_len == 275 for f in intake_tunes)
+    cpu = pof.workload(settings("prompt_or_finetune", "cpu"))
+    assert not any("intake" in job.label for job in cpu.generations + cpu.finetunes)
+
+
+def test_the_intake_answer_budget_defaults_to_the_longest_target():
+    cfg = settings("prompt_or_finetune", "full")
+    assert cfg.intake_max_new_tokens is None
+    from helpers.experiments.nb01_data_size import INTAKE_TARGET_MAX_TOKENS
+
+    assert pof.intake_shape(cfg).new_tokens == INTAKE_TARGET_MAX_TOKENS + 16
+
+
+def test_notebook_01_trains_intake_under_the_same_one_line_prompt():
+    from helpers.core.paths import REPO_ROOT
+    from helpers.experiments.nb01_data_size import INTAKE_FINETUNED_PROMPT
+
+    source = (REPO_ROOT / "notebooks" / "01_data_size.ipynb").read_text()
+    assert f'FINETUNED_PROMPT = \\"{INTAKE_FINETUNED_PROMPT}\\"' in source
+
+
+def test_the_playbook_chapter_renders_the_intake_verdicts_when_a_run_has_them(monkeypatch, tmp_path):
+    import json
+    import shutil
+
+    from helpers.course import playbook
+
+    published = playbook.RESULTS_DIR / "cpu" / "06_prompt_or_finetune.json"
+    record = json.loads(published.read_text())
+    assert "intake" not in record["metrics"]  # the published cpu run has intake off: the chapter shows none
+    assert "06.intake" not in playbook.render("prompt.md")[0]
+    bank = record["metrics"]["banking77"]
+    intake = json.loads(json.dumps(bank).replace('"accuracy"', '"field_f1"')) | {"chance": None}
+    record["metrics"]["intake"] = intake | {"break_even": record["metrics"]["break_even"]}
+    record["parameters"] |= {
+        "intake_ft_sizes": record["parameters"]["ft_sizes"],
+        "intake_shots": 3,
+        "intake_many_shot_budget_used": 1536,
+    }
+    record["verdicts"] += [
+        dict(v, id=v["id"].replace("banking77", "intake")) for v in record["verdicts"] if ".banking77." in v["id"]
+    ]
+    (tmp_path / "cpu").mkdir()
+    for name in ("06_prompt_or_finetune_quality.png", "06_prompt_or_finetune_cost.png"):
+        shutil.copy(playbook.RESULTS_DIR / "cpu" / name, tmp_path / "cpu" / name)
+    shutil.copy(
+        tmp_path / "cpu" / "06_prompt_or_finetune_quality.png",
+        tmp_path / "cpu/06_prompt_or_finetune_intake_quality.png",
+    )
+    (tmp_path / "cpu" / "06_prompt_or_finetune.json").write_text(json.dumps(record))
+    monkeypatch.setattr(playbook, "RESULTS_DIR", tmp_path)
+    monkeypatch.setattr(
+        playbook, "_load", lambda result, template: json.loads((tmp_path / f"{result}.json").read_text())
+    )
+    for status in ("supported", "not supported", "inconclusive"):
+        page = playbook.render_page("prompt.md", forced_status={"06.intake.finetune_beats_best_prompt_fewest": status})
+        assert {f"06.intake.{name}" for name in ("finetune_beats_best_prompt", "retrieved_beats_random")} <= page.cited
+        assert "## Client intake" in page.text and "cpu/06_prompt_or_finetune_intake_quality.png" in page.figures
+        fewest = next(c for c in page.findings.calls if c.verdict_id == "06.intake.finetune_beats_best_prompt_fewest")
+        assert fewest.shown == fewest.texts[status]
+    assert "extraction has none" in page.text and f"| {bank['best_prompt'].popitem()[0]} |" in page.text

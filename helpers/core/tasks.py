@@ -130,12 +130,12 @@ class Task:
         }
 
 
-def balanced_order(examples: list[Example]) -> list[Example]:
-    """The examples reordered round-robin over their labels (meta["label"], else the reference), labels in
-    sorted order, so any start of the list holds as equal a number per label as its length allows."""
+def balanced_order(examples: list[Example], key: Callable[[Example], str] | None = None) -> list[Example]:
+    """The examples reordered round-robin over their labels (`key`, else meta["label"], else the reference),
+    labels in sorted order, so any start of the list holds as equal a number per label as its length allows."""
     by_label: dict[str, list[Example]] = {}
     for ex in examples:
-        by_label.setdefault(ex.meta.get("label", ex.reference), []).append(ex)
+        by_label.setdefault(key(ex) if key else ex.meta.get("label", ex.reference), []).append(ex)
     ordered = []
     for i in range(max((len(group) for group in by_label.values()), default=0)):
         ordered += [group[i] for _, group in sorted(by_label.items()) if i < len(group)]

@@ -522,6 +522,12 @@ NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
             n_latency=1,
             serve_batch_size=2,
             price_per_hour=0.10,
+            intake_ft_sizes=[2, 4],  # client intake on: notes in each pool (empty: no intake ladders)
+            intake_n_test=4,
+            intake_n_val=4,
+            intake_shots=1,
+            intake_many_shot_tokens=512,  # the tiny model's 1,024-token context leaves room for none
+            intake_max_new_tokens=24,
         ),
         "cpu": dict(
             model="smollm2-135m",
@@ -545,6 +551,14 @@ NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
             n_latency=4,
             serve_batch_size=8,
             price_per_hour=0.10,
+            # Client intake off: its two ladders do not fit the 25-minute budget beside banking77's (each JSON
+            # answer generates about 111 tokens), and the published cpu run must stay current.
+            intake_ft_sizes=[],
+            intake_n_test=0,
+            intake_n_val=0,
+            intake_shots=0,
+            intake_many_shot_tokens=0,
+            intake_max_new_tokens=None,
         ),
         "full": dict(
             model="HuggingFaceTB/SmolLM2-1.7B-Instruct",
@@ -568,6 +582,12 @@ NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
             n_latency=20,
             serve_batch_size=32,
             price_per_hour=2.5,
+            intake_ft_sizes=[10, 20, 40, 80, 160, 320],  # notes per pool, spread over the 8 matter types
+            intake_n_test=200,
+            intake_n_val=100,
+            intake_shots=3,  # about 224 tokens per demonstration
+            intake_many_shot_tokens=6000,  # about 26 demonstrations within the 8k context
+            intake_max_new_tokens=None,  # the longest training or validation target plus 16
         ),
     },
     "synthetic_data": {
@@ -850,8 +870,21 @@ TIER_CHANGES: dict[str, dict[str, dict]] = {
             n_val=100,
             many_shot_tokens=2048,
             eval_batch_size=32,
+            intake_ft_sizes=[10, 20, 40, 80],
+            intake_n_test=80,
+            intake_n_val=30,
+            intake_many_shot_tokens=1536,  # about 6 demonstrations
         ),
-        "gpu": dict(batch_size=8, max_extensions=1, many_shot_tokens=4096, eval_batch_size=32),
+        "gpu": dict(
+            batch_size=8,
+            max_extensions=1,
+            many_shot_tokens=4096,
+            eval_batch_size=32,
+            intake_ft_sizes=[10, 40, 160],  # intake's JSON answers (about 111 tokens each) cost most of the time
+            intake_n_test=120,
+            intake_n_val=60,
+            intake_many_shot_tokens=2048,  # about 9 demonstrations
+        ),
     },
     "synthetic_data": {
         "t4": dict(
@@ -907,6 +940,15 @@ ADDED_AFTER_PUBLICATION: dict[str, dict[str, object]] = {
     "quickstart": {"learning_rate": 2e-4},  # the fixed default rate every model got before the by-size defaults
     "data_size": {"bank_max_new_tokens": 12},  # banking77 generation budget, hard-coded in notebook 01 before
     "one_and_done": {"retrieval_seeds": 1},  # retrieval ran in every seed before; the published cpu runs had one
+    # client intake in notebook 06: off (no intake ladder) in every run before it was added
+    "prompt_or_finetune": {
+        "intake_ft_sizes": [],
+        "intake_n_test": 0,
+        "intake_n_val": 0,
+        "intake_shots": 0,
+        "intake_many_shot_tokens": 0,
+        "intake_max_new_tokens": None,
+    },
 }
 
 

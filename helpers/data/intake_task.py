@@ -66,6 +66,34 @@ INTAKE_SYSTEM_PROMPT = (
     + "."
 )
 
+# One line per field for notebook 06's "zero-shot + descriptions" prompt, the extraction analogue of a label's
+# description: what the field holds and where a note says it. Written by the course from the schema; they
+# describe the field, never a test note.
+FIELD_DESCRIPTIONS = {
+    "client_name": "the full name (first and last) of the person who contacted the firm, not the other side",
+    "date_of_birth": "the client's own date of birth, written YYYY-MM-DD",
+    "phone": "the client's callback number, written +1-XXX-XXX-XXXX",
+    "email": "the client's email address, copied exactly as written in the note",
+    "matter_type": "the kind of legal problem, one of: " + ", ".join(MATTER_TYPES),
+    "incident_date": "the date of the event the matter is about (accident, firing, notice, separation, "
+    "arrest), written YYYY-MM-DD; not the date of birth",
+    "opposing_party": "the person, company, agency or state on the other side of the matter, as named in the note",
+    "urgency": "how soon the client needs the firm, one of: " + ", ".join(URGENCY_LEVELS),
+}
+DESCRIBED_SYSTEM_PROMPT = (
+    "You extract client-intake details for a law firm. Read the intake note and return only a JSON object, "
+    "with no other text, with exactly these keys in this order. Each key is followed by what it holds:\n{lines}"
+)
+
+
+def described_system_prompt(fields=FIELDS) -> str:
+    """The intake system prompt with one line per field: "- field: what it holds" (every field must have one)."""
+    missing = [name for name in fields if name not in FIELD_DESCRIPTIONS]
+    if missing:
+        raise KeyError(f"no description for field(s) {missing}")
+    return DESCRIBED_SYSTEM_PROMPT.format(lines="\n".join(f"- {name}: {FIELD_DESCRIPTIONS[name]}" for name in fields))
+
+
 MONTHS = (
     "January",
     "February",

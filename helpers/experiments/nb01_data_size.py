@@ -489,6 +489,9 @@ PROJECT_PROMPT_TOKENS = 66
 
 
 BANK_FINETUNED_PROMPT = "Classify the customer message: answer with its banking intent label."
+# The one-line system prompt fine-tuned intake arms train and answer under (notebook 01's FINETUNED_PROMPT; notebook 06
+# uses it too): INTAKE_FINETUNED_PROMPT_TOKENS and INTAKE_SEQ_TOKENS were measured with it.
+INTAKE_FINETUNED_PROMPT = "Extract the client-intake fields from the note as a JSON object."
 
 
 def bank_finetuned_prompt_tokens() -> int:

@@ -10,6 +10,12 @@ learning rate swept on the largest pool (`nb01_data_size.sweep_group`: a validat
 
 Nothing scored chooses anything: the best prompt at each n is the strategy with the best score on the
 validation split (`choose_best_prompt`), then that strategy's test score stands for prompting at that n.
+
+Two tasks climb the same ladders with the same functions: banking77 intent classification (accuracy, with
+chance beside it) and client-intake extraction (`helpers.data.intake_task`: a note to a JSON object with 8
+fields, field-level F1; extraction has no chance level). For intake the label list is the field schema (the
+intake system prompt), a label's description is a field's (`intake_task.described_system_prompt`), the pools
+are spread over the matter types, and the fine-tunes train and answer under notebook 01's one-line prompt.
 """
 
 from __future__ import annotations
@@ -48,13 +54,21 @@ NO_EXAMPLES = (ZERO_SHOT, DESCRIBED)  # strategies that use none of the pool: on
 # --- Pools and demonstrations ------------------------------------------------------------------------------
 
 
-def nested_pools(train: list[Example], sizes: list[int]) -> dict[int, list[Example]]:
-    """{n: the first n examples} of `train` reordered round-robin over the labels (meta["label"], else the
-    reference), so every pool is the start of the next and holds as equal a number per label as n allows."""
+def nested_pools(
+    train: list[Example], sizes: list[int], key: Callable[[Example], str] | None = None
+) -> dict[int, list[Example]]:
+    """{n: the first n examples} of `train` reordered round-robin over the labels (`key`, else meta["label"],
+    else the reference), so every pool is the start of the next and holds as equal a number per label as n
+    allows."""
     if max(sizes) > len(train):
         raise ValueError(f"a pool of {max(sizes)} needs that many training examples; there are {len(train)}")
-    ordered = balanced_order(train)
+    ordered = balanced_order(train, key)
     return {n: ordered[:n] for n in sorted(sizes)}
+
+
+def matter_type(example: Example) -> str:
+    """An intake note's matter type: intake pools are spread over the matter types as banking77's over intents."""
+    return example.meta["fields"]["matter_type"]
 
 
 def random_shots(pool: list[Example], k: int, seed: int) -> list[Example]:
@@ -199,6 +213,58 @@ def arm_name(strategy: str, n: int) -> str:
     return strategy if strategy in NO_EXAMPLES else f"{strategy}, n={n}"
 
 
+def run_prompting_ladder(
+    loaded: LoadedModel,
+    task: Task,
+    validation: Task,
+    pools: dict[int, list[Example]],
+    shots: int,
+    seeds: list[int],
+    described_system: str,
+    many_budget: int,
+    max_new_tokens: int,
+    batch_size: int,
+    many_shot_batch_size: int,
+    progress: Callable[[str], None] = print,
+) -> tuple[dict[str, dict[int, list[ArmResult]]], dict[str, dict[int, list[ArmResult]]], dict[int, list[Example]]]:
+    """Every strategy on the validation items and on the test items (`validation.eval`, `task.eval`):
+    ({strategy: {n: test runs}}, {strategy: {n: validation runs}}, {n: the many-shot demonstrations}).
+    The zero-shot strategies run once (n = 0). Random demonstrations: one draw per seed on the test items,
+    the first seed's draw on validation. Many-shot: the pool in its own order while it fits `many_budget`."""
+    metric = task.headline_metric
+    prompted: dict[str, dict[int, list[ArmResult]]] = {s: {} for s in STRATEGIES}
+    validated: dict[str, dict[int, list[ArmResult]]] = {s: {} for s in STRATEGIES}
+    splits = {"validation": validation, "test": task}
+    many_sets: dict[int, list[Example]] = {}
+    for n, pool in [(0, [])] + list(pools.items()):
+        costs = demo_token_costs(loaded.tokenizer, pool, task.train[0]) if pool else []
+        many = many_sets[n] = [pool[i] for i in many_shot_selection(costs, many_budget)] if pool else []
+        for strategy in NO_EXAMPLES if n == 0 else STRATEGIES[2:]:
+            batch = many_shot_batch_size if strategy == MANY_SHOT else batch_size
+            for split, split_task in splits.items():
+                draws = (seeds if split == "test" else seeds[:1]) if strategy == RANDOM_K else [0]
+                runs = [
+                    score_prompt_set(
+                        loaded,
+                        task,
+                        split_task.eval,
+                        strategy_prompts(strategy, split_task.eval, pool, shots, seed, described_system, many),
+                        split,
+                        max_new_tokens,
+                        batch,
+                    )
+                    for seed in draws
+                ]
+                (validated if split == "validation" else prompted)[strategy][n] = runs
+            test_runs = prompted[strategy][n]
+            progress(
+                f"{arm_name(strategy, n):>28}: test {metric} {arm_summary(test_runs, metric)['mean']:.1%}, "
+                f"validation {arm_summary(validated[strategy][n], metric)['mean']:.1%}, "
+                f"{test_runs[0].info['prompt_tokens']:.0f} prompt tokens, {test_runs[0].info['shots']} demonstrations"
+            )
+    return prompted, validated, many_sets
+
+
 # --- Choosing the prompt on validation, and the crossover --------------------------------------------------
 
 
@@ -214,6 +280,50 @@ def choose_best_prompt(validation: dict[str, list[ArmResult]], metric: str) -> t
     order = {s: i for i, s in enumerate(STRATEGIES)}
     best = max(scores, key=lambda s: (scores[s], -order.get(s, len(order))))
     return best, scores
+
+
+def runs_at(store: dict[str, dict[int, list[ArmResult]]], strategy: str, n: int) -> list[ArmResult]:
+    """A strategy's runs at pool size n; a zero-shot strategy's single arm (n = 0) at every n."""
+    return store[strategy][0] if strategy in NO_EXAMPLES else store[strategy][n]
+
+
+def best_prompts(
+    validated: dict[str, dict[int, list[ArmResult]]],
+    prompted: dict[str, dict[int, list[ArmResult]]],
+    ns: list[int],
+    metric: str,
+) -> tuple[dict[int, tuple[str, list[ArmResult]]], list[dict]]:
+    """At each n the strategy chosen on validation (`choose_best_prompt`) with its test runs, and one row per n
+    with every strategy's validation score."""
+    best_prompt, rows = {}, []
+    for n in sorted(ns):
+        best, scores = choose_best_prompt({s: runs_at(validated, s, n) for s in STRATEGIES}, metric)
+        best_prompt[n] = (best, runs_at(prompted, best, n))
+        rows.append({"n": n, "chosen": best, **{f"val {s}": round(v, 3) for s, v in scores.items()}})
+    return best_prompt, rows
+
+
+def difference_rows(
+    finetuned: dict[int, list[ArmResult]],
+    best_prompt: dict[int, tuple[str, list[ArmResult]]],
+    differences: dict[int, dict],
+    metric: str,
+    chance: float | None,
+) -> list[dict]:
+    """One row per n: the best prompt (chosen on validation), both test scores, their paired difference and
+    interval, and chance ("none" for a task without one, such as extraction)."""
+    return [
+        {
+            "n": n,
+            "best prompt (validation)": best_prompt[n][0],
+            "best prompt, test": arm_summary(best_prompt[n][1], metric)["mean"],
+            "fine-tuned, test": arm_summary(finetuned[n], metric)["mean"],
+            "difference": d["mean_diff"],
+            "95% CI": f"{d['ci_low']:+.3f} to {d['ci_high']:+.3f}",
+            "chance": chance if chance is not None else "none (extraction)",
+        }
+        for n, d in differences.items()
+    ]
 
 
 def crossover(ns: list[int], differences: list[float]) -> float | None:
@@ -435,6 +545,40 @@ def _paired_verdict(
     return result
 
 
+def closing_note(verdicts: list[verdict.Verdict], task_key: str) -> str:
+    """One line per verdict of `task_key` whose wording follows its status: a finding is asserted only when its
+    verdict is supported or not supported; otherwise the line says the run cannot tell. Each line ends with
+    the verdict's measured numbers and scale."""
+
+    def line(name: str, supported: str, not_supported: str, open_: str) -> str:
+        v = verdict.by_id(verdicts, f"06.{task_key}.{name}")
+        text = {verdict.SUPPORTED: supported, verdict.NOT_SUPPORTED: not_supported}.get(v.status, open_)
+        return f"- **{v.status}** ({v.id}): {text} {v.details} [{v.scale}]"
+
+    return "\n".join(
+        [
+            line(
+                "finetune_beats_best_prompt",
+                "at the largest pool, fine-tuning beat the best prompt drawing on the same examples.",
+                "at the largest pool, the best prompt was at least as good as fine-tuning.",
+                "this run cannot tell whether fine-tuning beats the best prompt at the largest pool.",
+            ),
+            line(
+                "finetune_beats_best_prompt_fewest",
+                "even at the smallest pool, fine-tuning beat the best prompt.",
+                "at the smallest pool, fine-tuning did not beat the best prompt.",
+                "this run cannot tell whether fine-tuning beats the best prompt at the smallest pool.",
+            ),
+            line(
+                "retrieved_beats_random",
+                "demonstrations retrieved per query beat as many random ones.",
+                "retrieved demonstrations did not beat as many random ones.",
+                "this run cannot tell whether retrieved demonstrations beat random ones.",
+            ),
+        ]
+    )
+
+
 # --- Cost --------------------------------------------------------------------------------------------------
 
 
@@ -447,6 +591,151 @@ def break_even(training_usd: float, finetuned_per_1k: float, prompted_per_1k: fl
     """Requests after which the fine-tune's cheaper requests have repaid its training; None if they never do."""
     saving = (prompted_per_1k - finetuned_per_1k) / 1000
     return training_usd / saving if saving > 0 else None
+
+
+def serving_costs(
+    model: str,
+    test_examples: list[Example],
+    finetuned_prompts: list[list[dict]],
+    pool: list[Example],
+    many_shot: list[Example],
+    shots: int,
+    seed: int,
+    described_system: str,
+    new_tokens: int,
+    n_latency: int,
+    serve_batch_size: int,
+    many_shot_batch_size: int,
+    price_per_hour: float,
+) -> dict[str, dict]:
+    """Each strategy's test prompts drawing on `pool` (random demonstrations: the draw of `seed`), and the
+    fine-tuned arm's short prompts on the base model (a merged adapter serves at its base's cost), timed on
+    `model` (helpers.core.inference_cost.measure): {arm: prompt tokens, latency p50/p95, requests per
+    second, USD per 1,000 requests at `price_per_hour`}. Many-shot is served at `many_shot_batch_size`
+    when that is smaller."""
+    from ..core.inference_cost import REAL, InferenceSpec, cost_per_1k_requests, measure
+
+    costs = {}
+    for name in list(STRATEGIES) + [FINE_TUNED]:
+        prompts = (
+            finetuned_prompts
+            if name == FINE_TUNED
+            else strategy_prompts(name, test_examples, pool, shots, seed, described_system, many_shot).prompts
+        )
+        batch = min(serve_batch_size, many_shot_batch_size) if name == MANY_SHOT else serve_batch_size
+        probe = measure(InferenceSpec(model, REAL, prompts, new_tokens, n_latency, batch, model))
+        costs[name] = {
+            "prompt_tokens": probe["mean_prompt_tokens"],
+            "latency_p50_s": probe["latency_p50_s"],
+            "latency_p95_s": probe["latency_p95_s"],
+            "requests_per_second": probe["requests_per_second"],
+            "usd_per_1k": cost_per_1k_requests(probe["requests_per_second"], price_per_hour),
+        }
+    return costs
+
+
+def training_costs(
+    finetuned: dict[int, list[ArmResult]], sweep_points: dict | None, price_per_hour: float
+) -> tuple[dict[int, float], dict[int, float], float]:
+    """({n: mean training seconds over the seeds}, {n: those seconds in USD}, the sweep's seconds in all)."""
+    seconds = {n: sum(r.record.train_seconds for r in runs) / len(runs) for n, runs in finetuned.items()}
+    sweep = sum(p["train_seconds"] for p in sweep_points["points"]) if sweep_points else 0.0
+    return seconds, {n: s / 3600 * price_per_hour for n, s in seconds.items()}, sweep
+
+
+def cost_table_rows(costs: dict[str, dict], training_seconds: float) -> list[dict]:
+    """One row per arm: prompt tokens, latency, throughput, USD per 1,000 requests, one-time training seconds."""
+    return [
+        {
+            "arm": name,
+            "prompt tokens / request": c["prompt_tokens"],
+            "latency p50 (s)": c["latency_p50_s"],
+            "latency p95 (s)": c["latency_p95_s"],
+            "requests/s": c["requests_per_second"],
+            "USD per 1k requests": c["usd_per_1k"],
+            "training (s, once)": training_seconds if name == FINE_TUNED else 0.0,
+        }
+        for name, c in costs.items()
+    ]
+
+
+def cost_lines(costs: dict[str, dict], n: int, training_usd: float) -> dict[str, tuple[float, float]]:
+    """plot_total_cost's lines: every strategy at no training cost, and the fine-tune (pool n) with its training."""
+    lines = {f"{s} (n={n})" if s not in NO_EXAMPLES else s: (0.0, costs[s]["usd_per_1k"]) for s in STRATEGIES}
+    lines[f"{FINE_TUNED} (n={n}, training included)"] = (training_usd, costs[FINE_TUNED]["usd_per_1k"])
+    return lines
+
+
+def break_even_note(
+    n: int, train_seconds: float, training_usd: float, requests: float | None, against: str, sweep_seconds: float
+) -> str:
+    """The break-even in words: after how many requests the fine-tune on pool n repays its training against
+    the best prompt (`against`), or that it never does."""
+    return (
+        f"on cost alone, the fine-tune (n={n}, {train_seconds:.0f} s, {training_usd:.5f} USD) is "
+        + (
+            f"repaid after {requests:,.0f} requests against the best prompt ({against})"
+            if requests
+            else f"never repaid against the best prompt ({against}), which is as cheap or cheaper per request"
+        )
+        + (f"; the learning-rate sweep cost {sweep_seconds:.0f} s more, once" if sweep_seconds else "")
+    )
+
+
+# --- The result record -------------------------------------------------------------------------------------
+
+
+def prompt_summaries(store: dict[str, dict[int, list[ArmResult]]], metrics: tuple[str, ...]) -> dict[str, dict]:
+    """{arm: strategy, n, seeds, each metric's summary, prompt tokens, demonstrations} for a prompting store."""
+    return {
+        arm_name(s, n): {
+            "strategy": s,
+            "n": n,
+            "seeds": len(runs),
+            **{m: arm_summary(runs, m) for m in metrics},
+            "prompt_tokens": runs[0].info["prompt_tokens"],
+            "shots": runs[0].info["shots"],
+        }
+        for s, by_n in store.items()
+        for n, runs in by_n.items()
+    }
+
+
+def ladder_metrics(
+    metrics: tuple[str, ...],
+    chance: float | None,
+    prompted: dict[str, dict[int, list[ArmResult]]],
+    validated: dict[str, dict[int, list[ArmResult]]],
+    finetuned: dict[int, list[ArmResult]],
+    train_seconds: dict[int, float],
+    training_usd: dict[int, float],
+    best_prompt: dict[int, tuple[str, list[ArmResult]]],
+    choice_rows: list[dict],
+    differences: dict[int, dict],
+    cross: dict,
+) -> dict:
+    """One task's metrics for the result record: both ladders, the choices on validation, the differences and
+    the crossover (the first of `metrics` is the headline)."""
+    return {
+        "chance": chance,
+        "prompted": prompt_summaries(prompted, metrics),
+        "validation": prompt_summaries(validated, metrics),
+        "finetuned": {
+            str(n): {
+                **{m: arm_summary(runs, m) for m in metrics},
+                "train_seconds": train_seconds[n],
+                "train_usd": training_usd[n],
+                "optimizer_steps": runs[0].record.optimizer_steps,
+            }
+            for n, runs in finetuned.items()
+        },
+        "best_prompt": {
+            str(n): {"strategy": s, "validation": row, metrics[0]: arm_summary(runs, metrics[0])}
+            for (n, (s, runs)), row in zip(best_prompt.items(), choice_rows)
+        },
+        "differences": {str(n): d for n, d in differences.items()},
+        "crossover": cross,
+    }
 
 
 def plot_quality_vs_n(
@@ -531,23 +820,36 @@ def plot_total_cost(lines: dict[str, tuple[float, float]], title: str, profile: 
 
 # --- Workload: what the notebook trains and generates, counted for the course plan (helpers.course.plan) ---
 # Token lengths: the SmolLM2 tokenizer with its chat template on banking77_task's prompts (nb01 and nb05 hold
-# the label-list prompt, the demonstrations, the short fine-tuned prompt and the answers).
+# the label-list prompt, the demonstrations, the short fine-tuned prompt and the answers) and on intake_task's
+# (nb01 holds the schema prompt, the demonstrations, the one-line fine-tuned prompt, the targets).
 DESCRIPTION_TOKENS_PER_INTENT = 9.0  # what a label's one-line description adds to the label list (8.4 to 9.3)
 DEMO_TOKENS = 25  # one banking77 demonstration (user and assistant turns): nb05_model_size.BANK_FEW_SHOT_TOKENS
+INTAKE_DESCRIPTION_TOKENS = 126  # the 8 field descriptions added to the schema prompt (247.5 -> 373.5, 100 notes)
 
 
-def workload(cfg) -> Workload:
-    """The fine-tunes and generation passes of notebook 06 under the settings `cfg` (upper bounds: the sweep
-    runs its grid and every extension; many-shot prompts are counted whole at their token budget, though
-    generate computes their shared demonstrations once).
+@dataclass
+class LadderShape:
+    """One task's two ladders as the workload counts them: the sizes from the settings, the token lengths
+    measured on the task's prompts."""
 
-    Prompting: each zero-shot strategy scores the validation and test items once; random k-shot the test items
-    once per seed and pool (the validation items once per pool, with the first seed's draw), retrieved k-shot
-    and many-shot both splits once per pool. Fine-tuning: the sweep on the largest pool (each
-    rate scores the validation items), every other (pool, seed) once, each scoring the test items. Serving: one
-    timed probe per strategy and one for the fine-tuned prompt (a warm-up, n_latency requests one at a time,
-    a batch of serve_batch_size)."""
-    from .nb01_data_size import BANK_ANSWER_TOKENS, sweep_size
+    prefix: str  # job labels start with it: "" for banking77, "intake " for client intake
+    sizes: list[int]  # the pool sizes n
+    n_val: int
+    n_test: int
+    shots: int
+    many_shot_tokens: int | None  # the many-shot demonstrations' token budget (None: the context limit)
+    base_tokens: int  # the zero-shot prompt (label list or field schema, and the message)
+    described_tokens: int  # the zero-shot prompt with a description per label or field
+    demo_tokens: int  # one demonstration (user and assistant turns)
+    finetuned_prompt_tokens: int  # the fine-tuned arm's prompt (a one-line instruction and the message)
+    new_tokens: int  # the generation budget
+    seq_len: int  # the longest fine-tuning sequence
+    answer_tokens: float  # the mean answer plus the end of turn
+
+
+def bank_shape(cfg) -> LadderShape:
+    """The banking77 ladders under the settings `cfg`."""
+    from .nb01_data_size import BANK_ANSWER_TOKENS
     from .nb05_model_size import (
         BANK_FINETUNED_PROMPT_TOKENS,
         BANK_LABEL_BUDGET,
@@ -556,104 +858,165 @@ def workload(cfg) -> Workload:
         bank_prompt_tokens,
     )
 
-    seeds, pools = len(cfg.seeds), sorted(cfg.ft_sizes)
-    budget = BANK_LABEL_BUDGET.get(cfg.n_intents, BANK_LABEL_BUDGET_MAX)
     base = bank_prompt_tokens(cfg.n_intents)
-    items = cfg.n_val + cfg.n_test
-    gen = dict(model=cfg.model, new_tokens=budget, batch_size=cfg.eval_batch_size)
-    described = round(base + DESCRIPTION_TOKENS_PER_INTENT * cfg.n_intents)
+    return LadderShape(
+        "",
+        sorted(cfg.ft_sizes),
+        cfg.n_val,
+        cfg.n_test,
+        cfg.shots,
+        cfg.many_shot_tokens,
+        base,
+        round(base + DESCRIPTION_TOKENS_PER_INTENT * cfg.n_intents),
+        DEMO_TOKENS,
+        BANK_FINETUNED_PROMPT_TOKENS,
+        BANK_LABEL_BUDGET.get(cfg.n_intents, BANK_LABEL_BUDGET_MAX),
+        BANK_SEQ_TOKENS,
+        BANK_ANSWER_TOKENS,
+    )
+
+
+def intake_shape(cfg) -> LadderShape:
+    """The client-intake ladders under the settings `cfg` (intake_ft_sizes empty: no intake ladders)."""
+    from .nb01_data_size import (
+        INTAKE_ANSWER_TOKENS,
+        INTAKE_FINETUNED_PROMPT_TOKENS,
+        INTAKE_PROMPT_TOKENS,
+        INTAKE_SEQ_TOKENS,
+        INTAKE_SHOT_TOKENS,
+        INTAKE_TARGET_MAX_TOKENS,
+    )
+
+    return LadderShape(
+        "intake ",
+        sorted(cfg.intake_ft_sizes),
+        cfg.intake_n_val,
+        cfg.intake_n_test,
+        cfg.intake_shots,
+        cfg.intake_many_shot_tokens,
+        INTAKE_PROMPT_TOKENS,
+        INTAKE_PROMPT_TOKENS + INTAKE_DESCRIPTION_TOKENS,
+        INTAKE_SHOT_TOKENS,
+        INTAKE_FINETUNED_PROMPT_TOKENS,
+        cfg.intake_max_new_tokens or INTAKE_TARGET_MAX_TOKENS + 16,  # target_token_budget's margin
+        INTAKE_SEQ_TOKENS,
+        INTAKE_ANSWER_TOKENS,
+    )
+
+
+def prompting_generations(cfg, shape: LadderShape) -> list[Generation]:
+    """The prompting ladder's passes: each zero-shot strategy scores the validation and test items once;
+    random k-shot the test items once per seed and pool (the validation items once per pool, with the first
+    seed's draw), retrieved k-shot and many-shot both splits once per pool."""
+    seeds, pools, p = len(cfg.seeds), shape.sizes, shape.prefix
+    items = shape.n_val + shape.n_test
+    gen = dict(model=cfg.model, new_tokens=shape.new_tokens, batch_size=cfg.eval_batch_size)
+    k_shot = shape.base_tokens + shape.demo_tokens * shape.shots
     generations = [
-        Generation(ZERO_SHOT, prompts=items, prompt_tokens=base, **gen),
-        Generation(DESCRIBED, prompts=items, prompt_tokens=described, **gen),
-        Generation(
-            f"{RANDOM_K}, validation",
-            prompts=cfg.n_val,
-            prompt_tokens=base + DEMO_TOKENS * cfg.shots,
-            count=len(pools),
-            **gen,
-        ),
-        Generation(
-            f"{RANDOM_K}, test",
-            prompts=cfg.n_test,
-            prompt_tokens=base + DEMO_TOKENS * cfg.shots,
-            count=seeds * len(pools),
-            **gen,
-        ),
-        Generation(RETRIEVED_K, prompts=items, prompt_tokens=base + DEMO_TOKENS * cfg.shots, count=len(pools), **gen),
+        Generation(f"{p}{ZERO_SHOT}", prompts=items, prompt_tokens=shape.base_tokens, **gen),
+        Generation(f"{p}{DESCRIBED}", prompts=items, prompt_tokens=shape.described_tokens, **gen),
+        Generation(f"{p}{RANDOM_K}, validation", prompts=shape.n_val, prompt_tokens=k_shot, count=len(pools), **gen),
+        Generation(f"{p}{RANDOM_K}, test", prompts=shape.n_test, prompt_tokens=k_shot, count=seeds * len(pools), **gen),
+        Generation(f"{p}{RETRIEVED_K}", prompts=items, prompt_tokens=k_shot, count=len(pools), **gen),
     ]
     for n in pools:
-        demos = min(n * DEMO_TOKENS, cfg.many_shot_tokens or 10**9)
         generations.append(
             Generation(
-                f"{MANY_SHOT}, n={n}",
+                f"{p}{MANY_SHOT}, n={n}",
                 model=cfg.model,
                 prompts=items,
-                prompt_tokens=base + demos,
-                new_tokens=budget,
+                prompt_tokens=shape.base_tokens + many_shot_tokens(shape, n),
+                new_tokens=shape.new_tokens,
                 batch_size=cfg.many_shot_batch_size,
             )
         )
+    return generations
+
+
+def many_shot_tokens(shape: LadderShape, n: int) -> int:
+    """The many-shot demonstrations' tokens at pool n: the whole pool, or the budget when it is smaller."""
+    return min(n * shape.demo_tokens, shape.many_shot_tokens or 10**9)
+
+
+def finetuning_jobs(cfg, shape: LadderShape) -> tuple[list[FineTune], list[Generation]]:
+    """The fine-tuning ladder: the sweep on the largest pool (each rate scores the validation items), every
+    other (pool, seed) once, each scoring the test items."""
+    from .nb01_data_size import sweep_size
+
+    seeds, pools, p = len(cfg.seeds), shape.sizes, shape.prefix
     swept = cfg.learning_rate is None
-    generations += [
-        Generation(
-            "fine-tuned sweep validation",
-            prompts=cfg.n_val,
-            prompt_tokens=BANK_FINETUNED_PROMPT_TOKENS,
-            count=sweep_size(cfg.lr_grid, cfg.max_extensions) if swept else 0,
-            **gen,
-        ),
-        Generation(
-            "fine-tuned, test",
-            prompts=cfg.n_test,
-            prompt_tokens=BANK_FINETUNED_PROMPT_TOKENS,
-            count=len(pools) * seeds,
-            **gen,
-        ),
+    sweeps = sweep_size(cfg.lr_grid, cfg.max_extensions) if swept else 0
+    gen = dict(
+        model=cfg.model,
+        prompt_tokens=shape.finetuned_prompt_tokens,
+        new_tokens=shape.new_tokens,
+        batch_size=cfg.eval_batch_size,
+    )
+    generations = [
+        Generation(f"{p}fine-tuned sweep validation", prompts=shape.n_val, count=sweeps, **gen),
+        Generation(f"{p}fine-tuned, test", prompts=shape.n_test, count=len(pools) * seeds, **gen),
     ]
-    generations = [g for g in generations if g.count > 0]
-    longest_many = base + min(max(pools) * DEMO_TOKENS, cfg.many_shot_tokens or 10**9)
-    for label, tokens in (
-        (ZERO_SHOT, base),
-        (DESCRIBED, described),
-        (RANDOM_K, base + DEMO_TOKENS * cfg.shots),
-        (RETRIEVED_K, base + DEMO_TOKENS * cfg.shots),
-        (MANY_SHOT, longest_many),
-        (FINE_TUNED, BANK_FINETUNED_PROMPT_TOKENS),
-    ):
-        serve = dict(model=cfg.model, prompt_tokens=tokens, new_tokens=budget)
-        generations += [
-            Generation(f"{label} serving latency", prompts=cfg.n_latency + 1, batch_size=1, **serve),
-            Generation(
-                f"{label} serving throughput",
-                prompts=cfg.serve_batch_size,
-                batch_size=min(cfg.serve_batch_size, cfg.many_shot_batch_size if label == MANY_SHOT else 10**6),
-                **serve,
-            ),
-        ]
     train = dict(
         model=cfg.model,
         method=cfg.method,
         lora_r=cfg.lora_r,
         batch_size=cfg.batch_size,
-        seq_len=BANK_SEQ_TOKENS,
-        answer_share=BANK_ANSWER_TOKENS / BANK_SEQ_TOKENS,
+        seq_len=shape.seq_len,
+        answer_share=shape.answer_tokens / shape.seq_len,
     )
     finetunes = []
     if swept:
         steps = finetune_steps(pools[-1], cfg.epochs, cfg.batch_size, cfg.min_steps)
         finetunes.append(
-            FineTune(
-                f"{FINE_TUNED} sweep (n={pools[-1]})",
-                sequences=steps * cfg.batch_size,
-                count=sweep_size(cfg.lr_grid, cfg.max_extensions),
-                **train,
-            )
+            FineTune(f"{p}{FINE_TUNED} sweep (n={pools[-1]})", sequences=steps * cfg.batch_size, count=sweeps, **train)
         )
     for n in pools:
         count = seeds - (swept and n == pools[-1])
         if count:
             steps = finetune_steps(n, cfg.epochs, cfg.batch_size, cfg.min_steps)
-            finetunes.append(FineTune(f"{FINE_TUNED} n={n}", sequences=steps * cfg.batch_size, count=count, **train))
+            finetunes.append(FineTune(f"{p}{FINE_TUNED} n={n}", sequences=steps * cfg.batch_size, count=count, **train))
+    return finetunes, generations
+
+
+def serving_generations(cfg, shape: LadderShape) -> list[Generation]:
+    """One timed probe per strategy and one for the fine-tuned prompt, at the largest pool: a warm-up,
+    n_latency requests one at a time, a batch of serve_batch_size."""
+    k_shot = shape.base_tokens + shape.demo_tokens * shape.shots
+    generations = []
+    for label, tokens in (
+        (ZERO_SHOT, shape.base_tokens),
+        (DESCRIBED, shape.described_tokens),
+        (RANDOM_K, k_shot),
+        (RETRIEVED_K, k_shot),
+        (MANY_SHOT, shape.base_tokens + many_shot_tokens(shape, shape.sizes[-1])),
+        (FINE_TUNED, shape.finetuned_prompt_tokens),
+    ):
+        serve = dict(model=cfg.model, prompt_tokens=tokens, new_tokens=shape.new_tokens)
+        generations += [
+            Generation(f"{shape.prefix}{label} serving latency", prompts=cfg.n_latency + 1, batch_size=1, **serve),
+            Generation(
+                f"{shape.prefix}{label} serving throughput",
+                prompts=cfg.serve_batch_size,
+                batch_size=min(cfg.serve_batch_size, cfg.many_shot_batch_size if label == MANY_SHOT else 10**6),
+                **serve,
+            ),
+        ]
+    return generations
+
+
+def workload(cfg) -> Workload:
+    """The fine-tunes and generation passes of notebook 06 under the settings `cfg`, for banking77 and, when
+    intake_ft_sizes is not empty, for client intake (upper bounds: the sweep runs its grid and every extension;
+    many-shot prompts are counted whole at their token budget, though generate computes their shared
+    demonstrations once). Each task: its prompting ladder (`prompting_generations`), its fine-tuning ladder
+    (`finetuning_jobs`) and its serving probes (`serving_generations`)."""
+    shapes = [bank_shape(cfg)] + ([intake_shape(cfg)] if cfg.intake_ft_sizes else [])
+    finetunes, generations = [], []
+    for shape in shapes:
+        tuned, scored = finetuning_jobs(cfg, shape)
+        finetunes += tuned
+        generations += prompting_generations(cfg, shape) + scored + serving_generations(cfg, shape)
+    generations = [g for g in generations if g.count > 0]
     notes = [
         "prompts are counted whole, though generate computes the prompts' shared start (system prompt and fixed "
         "demonstrations) once: the random k-shot and many-shot passes cost less than counted",
@@ -661,4 +1024,9 @@ def workload(cfg) -> Workload:
         "fine-tuning sequences are counted at the task's longest (96 tokens at 77 intents); the mean is about 45",
         "not counted: the closing cell's demo on the learner's own model",
     ]
+    if cfg.intake_ft_sizes:
+        notes.append(
+            "client intake: sequences at the longest (275 tokens, the mean is about 242), answers at the generation "
+            "budget (a JSON answer stops at about 111 tokens)"
+        )
     return Workload("prompt_or_finetune", finetunes, generations, notes)
