@@ -25,6 +25,16 @@ examples at the largest ratio; the larger real set. Every arm a verdict compares
 on the first seed's data; the others borrow the rate of real + course model at the largest ratio and may run
 fewer seeds (`descriptive_seeds`). The arms run through nb01's `run_arms` (ArmSpec: per-seed sets, `sweep`,
 `rate_from`); `arms.by_arm` groups the runs.
+
+The client-intake task (where intake_n_seed is above 0) runs the same design on generated law-firm notes:
+`make_intake_splits` (seed, larger real set, validation and test notes, checked disjoint);
+`model_generate_intake` (the course or larger model shown `shots` seed notes with their details and a target
+record whose every field comes from a random seed record; the label is the target, right only if the note holds
+it); `rule_generate_intake` (seed notes with name, email, phone and opposing party swapped in from other seed
+records, `swap_details`: labels exact by construction, or the swap is refused and counted); `validate_intake`
+(filter_noisy_examples's schema, format and note-consistency checks, plus the duplicate and length checks of
+`screen`; `intake_filter_name` names it); `build_arms`, `synthetic_verdicts` ("07.intake.*", field F1, no chance
+level) and `closing_note` as for banking77; `intake_jobs` counts its work.
 """
 
 from __future__ import annotations
