@@ -16,6 +16,8 @@ def test_a_rehearsal_keeps_the_tiers_branches_and_grid_shapes_with_smoke_sizes(n
     for key, value in cfg.items():
         if key in rehearsal.KEEP:
             assert value == tier_cfg[key], key
+        elif key in rehearsal.OFF and tier_cfg[key] == rehearsal.OFF[key]:
+            assert value == rehearsal.OFF[key], key  # a branch the tier has off stays off
         elif key == "seeds":
             assert len(value) >= 2, "every branch that pools seeds must run"
         elif key == "model":

@@ -410,21 +410,262 @@ def test_cpu_sizes_hold_the_design():
     assert cfg.gen_max_new_tokens <= 32 and cfg.descriptive_seeds == 1
 
 
+def expected_finetunes(cfg, planned) -> int:
+    side = len(cfg.seeds) if cfg.descriptive_seeds is None else cfg.descriptive_seeds
+    others = len(planned) - 6
+    sweeps = 6 * (len(set(cfg.lr_grid)) + cfg.max_extensions)
+    return 6 * (len(cfg.seeds) - 1) + sweeps + others * side
+
+
 @pytest.mark.parametrize("profile", PROFILES)
 def test_the_workload_counts_every_arm_and_seed(profile):
     cfg = settings("synthetic_data", profile)
     work = sd.workload(cfg)
     planned = sd.planned_sizes(cfg)
-    side = len(cfg.seeds) if cfg.descriptive_seeds is None else cfg.descriptive_seeds
     verdict_arms = sd.verdict_arms(sd.COURSE, max(cfg.ratios))
     assert [arm for arm, *_ in planned if arm in verdict_arms] == [
         a for a in [arm for arm, *_ in planned] if a in verdict_arms
     ] and len(verdict_arms) == 6
-    others = len(planned) - 6
-    sweeps = 6 * (len(set(cfg.lr_grid)) + cfg.max_extensions)
-    assert work.n_finetunes == 6 * (len(cfg.seeds) - 1) + sweeps + others * side
+    bank = [f for f in work.finetunes if not f.label.startswith("intake ")]
+    assert sum(f.count for f in bank) == expected_finetunes(cfg, planned)
     largest = max(size for _, _, size, _, _ in planned)
     steps = -(-int(largest * cfg.epochs) // cfg.batch_size)
-    assert {f.sequences for f in work.finetunes} == {steps * cfg.batch_size}  # one pass over the largest arm
+    assert {f.sequences for f in bank} == {steps * cfg.batch_size}  # one pass over the largest arm
     larger = [g for g in work.generations if g.label.startswith(sd.LARGER)]
     assert bool(larger) == (sd.LARGER in cfg.generators)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_the_workload_counts_the_intake_arms_only_when_they_are_on(profile):
+    cfg = settings("synthetic_data", profile)
+    work = sd.workload(cfg)
+    intake = [f for f in work.finetunes if f.label.startswith("intake ")]
+    intake_generations = [g for g in work.generations if g.label.startswith("intake ")]
+    if not sd.intake_on(cfg):
+        assert not intake and not intake_generations and not sd.planned_intake_sizes(cfg)
+        return
+    planned = sd.planned_intake_sizes(cfg)
+    assert sum(f.count for f in intake) == expected_finetunes(cfg, planned)
+    largest = max(size for _, _, size, _, _ in planned)
+    steps = -(-int(largest * cfg.intake_epochs) // cfg.batch_size)
+    assert {f.sequences for f in intake} == {steps * cfg.batch_size}
+    assert min(f.seq_len for f in intake) >= 275  # nb01's longest intake sequence
+    generators = {g.label: g for g in intake_generations if "generator" in g.label}
+    assert {g.prompts for g in generators.values()} == {cfg.intake_n_seed * max(cfg.intake_ratios)}
+    assert bool([g for g in generators if sd.LARGER in g]) == (sd.LARGER in cfg.generators)
+    runs = sum(n for *_, n in planned)
+    test = next(g for g in intake_generations if g.label == "intake arms, test")
+    assert test.count == runs and test.prompts == cfg.intake_n_test
+    off = settings("synthetic_data", profile, intake_n_seed=0)
+    before = sd.workload(off)
+    assert before.n_finetunes == work.n_finetunes - sum(f.count for f in intake)
+
+
+def test_profiles_share_their_keys_and_the_cpu_profile_keeps_intake_off():
+    from helpers.course.profiles import ADDED_AFTER_PUBLICATION, NOTEBOOK_DEFAULTS
+
+    keys = {profile: set(NOTEBOOK_DEFAULTS["synthetic_data"][profile]) for profile in PROFILES}
+    assert all(k == keys["smoke"] for k in keys.values())
+    intake_keys = {k for k in keys["smoke"] if k.startswith("intake_")}
+    assert "intake_n_seed" in intake_keys and len(intake_keys) >= 8
+    cpu = NOTEBOOK_DEFAULTS["synthetic_data"]["cpu"]
+    assert not sd.intake_on(settings("synthetic_data", "cpu")) and cpu["intake_n_seed"] == 0
+    added = ADDED_AFTER_PUBLICATION["synthetic_data"]
+    assert set(added) == intake_keys and all(added[k] == cpu[k] for k in intake_keys)  # the published run: off
+    for profile in ("smoke", "t4", "gpu", "full"):
+        cfg = settings("synthetic_data", profile)
+        assert sd.intake_on(cfg), profile
+        sd.check_sizes(cfg.intake_n_seed, cfg.intake_n_large, cfg.intake_ratios, "intake_")
+
+
+def test_a_rehearsal_keeps_intake_off_where_its_tier_has_it_off():
+    from helpers.course import profiles, rehearsal
+
+    defaults = profiles.NOTEBOOK_DEFAULTS["synthetic_data"]
+    on = rehearsal.rehearsal_defaults(defaults["t4"], defaults["smoke"])
+    assert on["intake_n_seed"] == defaults["smoke"]["intake_n_seed"] > 0  # on, at the smoke size
+    off = rehearsal.rehearsal_defaults({**defaults["t4"], "intake_n_seed": 0}, defaults["smoke"])
+    assert off["intake_n_seed"] == 0
+
+
+# --- the intake task -----------------------------------------------------------------------------------------
+
+
+def intake_splits(n_seed=6, n_large=24, n_test=8, n_val=6):
+    return sd.make_intake_splits(n_seed, n_large, n_test, n_val)
+
+
+def test_intake_splits_are_nested_and_disjoint():
+    splits = intake_splits()
+    assert splits.large[:6] == splits.seed and len(splits.large) == 24 and splits.labels == []
+    assert len(splits.test.eval) == 8 and len(splits.validation.eval) == 6
+    notes = [ex.last_user_message for ex in splits.large + splits.test.eval + splits.validation.eval]
+    assert len(set(notes)) == len(notes)
+    assert splits.test.headline_metric == "field_f1"
+    with pytest.raises(ValueError, match="intake_n_seed"):
+        sd.make_intake_splits(0, 24, 8, 6)
+
+
+def test_intake_settings_must_compare_synthetic_alone_with_as_many_real_notes():
+    sd.check_sizes(8, 32, [1, 4], "intake_")
+    with pytest.raises(ValueError, match="intake_n_large"):
+        sd.check_sizes(8, 24, [1, 4], "intake_")
+
+
+def test_the_intake_rule_generator_writes_notes_whose_labels_are_exact():
+    import json
+
+    from helpers.data.intake_task import FIELDS, filter_noisy_examples
+
+    splits = intake_splits(8, 24)
+    first, again, other = (sd.rule_generate_intake(splits.seed, 40, s) for s in (0, 0, 1))
+    assert [ex.last_user_message for ex in first.examples] == [ex.last_user_message for ex in again.examples]
+    assert [ex.last_user_message for ex in first.examples] != [ex.last_user_message for ex in other.examples]
+    assert len(first.examples) + sum(first.skipped.values()) == 40 and len(first.examples) >= 30
+    kept, report = filter_noisy_examples(first.examples)
+    assert report["removed"] == 0  # every label is consistent with its note
+    seed_values = {key: {ex.meta["fields"][key] for ex in splits.seed} for key in FIELDS}
+    changed = 0
+    for i, ex in enumerate(first.examples):
+        label = json.loads(ex.reference)
+        assert label == ex.meta["fields"] and list(label) == list(FIELDS)
+        assert all(label[key] in seed_values[key] for key in FIELDS)  # values from the seed set only
+        for key in ("client_name", "email", "opposing_party"):
+            assert label[key] in ex.last_user_message
+        changed += ex.last_user_message not in {s.last_user_message for s in splits.seed}
+    assert changed >= len(first.examples) // 2
+
+
+def test_a_detail_swap_is_exact_or_refused():
+    import json
+
+    from helpers.data.intake_task import target_problem
+
+    splits = intake_splits(4, 16)
+    a, b = (ex.meta["fields"] for ex in splits.seed[:2])
+    note = splits.seed[0].last_user_message
+    new_note, fields = sd.swap_details(note, a, b, ("client_name", "email", "phone"))
+    assert a["client_name"] not in new_note and b["client_name"] in new_note and a["email"] not in new_note
+    assert fields == {**a, "client_name": b["client_name"], "email": b["email"], "phone": b["phone"]}
+    assert target_problem(new_note, json.dumps(fields)) is None
+    assert target_problem(new_note, json.dumps(a)) is not None  # the old label no longer fits the note
+    assert sd.swap_details("a note without the details", a, b, ("client_name",)) is None
+
+
+def test_the_course_model_intake_generator_labels_each_note_with_its_target(tiny, monkeypatch):
+    import json
+
+    splits = intake_splits(6, 24)
+    seed_notes = {ex.last_user_message for ex in splits.seed}
+    seen = []
+
+    def fake_generate(loaded, prompts, **options):
+        assert options["temperature"] == 0.7 and options["seed"] in (0, 1) and options["max_new_tokens"] == 40
+        seen.extend(prompts)
+        out = []
+        for i, prompt in enumerate(prompts):
+            target = json.loads(prompt[-1]["content"].split("Details: ")[-1].split("\n")[0])
+            if i % 3 == 2:
+                out.append("I'm sorry, but I can't write that.")
+            else:
+                out.append(f"Note: Client {target['client_name']} called, email {target['email']}.\nmore")
+        return out
+
+    monkeypatch.setattr(sd, "generate", fake_generate)
+    made = sd.model_generate_intake(tiny, splits.seed, 9, 0, 2, 0.7, 0.95, 40, 4)
+    assert made.requested == 9 and made.skipped == {"refusal": 3} and len(made.examples) == 6
+    seed_values = {key: {ex.meta["fields"][key] for ex in splits.seed} for key in sd.FIELDS}
+    for ex in made.examples:
+        label = json.loads(ex.reference)
+        assert ex.last_user_message == f"Client {label['client_name']} called, email {label['email']}."
+        assert all(label[key] in seed_values[key] for key in sd.FIELDS)  # recombined from seed records
+        assert ex.meta["synthetic"] == sd.COURSE and ex.meta["generator_seed"] == 0
+    for prompt in seen:
+        shown = [line[len("Note: ") :] for line in prompt[-1]["content"].splitlines() if line.startswith("Note: ")]
+        assert len(shown) == 2 and set(shown) <= seed_notes  # only seed notes are shown
+    again = sd.model_generate_intake(tiny, splits.seed, 9, 0, 2, 0.7, 0.95, 40, 4)
+    assert [ex.reference for ex in again.examples] == [ex.reference for ex in made.examples]
+    other = sd.model_generate_intake(tiny, splits.seed, 9, 1, 2, 0.7, 0.95, 40, 4)
+    assert [ex.reference for ex in other.examples] != [ex.reference for ex in made.examples]
+    # the notes hold only two of the eight details: the intake filter removes every one, naming the check
+    report = sd.validate_intake(made.examples, splits.seed)
+    assert not report.kept and report.agreement == 0.0
+    assert set(report.removed) <= {"too short", "date of birth not in note", "phone not in note"}
+
+
+def test_the_intake_filter_removes_inconsistent_duplicate_and_out_of_range_notes():
+    import json
+
+    from helpers.data.intake_task import intake_example
+
+    splits = intake_splits(6, 24)
+    real = splits.large[6:12]
+    fields = [ex.meta["fields"] for ex in real]
+    wrong = dict(fields[1], email="someone.else@example.com")
+    items = [
+        sd.intake_synthetic(real[0].last_user_message, fields[0], sd.COURSE, 0),  # kept
+        sd.intake_synthetic(splits.seed[0].last_user_message, splits.seed[0].meta["fields"], sd.COURSE, 0),  # dup
+        sd.intake_synthetic(real[0].last_user_message, fields[0], sd.COURSE, 0),  # duplicate of the first
+        sd.intake_synthetic(real[1].last_user_message, wrong, sd.COURSE, 0),  # email not in the note
+        sd.intake_synthetic("Client called.", fields[2], sd.COURSE, 0),  # too short
+        sd.intake_synthetic(real[3].last_user_message * 6, fields[3], sd.COURSE, 0),  # too long
+    ]
+    broken = intake_example(real[4].last_user_message, fields[4])
+    broken.messages[-1]["content"] = json.dumps(fields[4])[:-10]  # a truncated target
+    items.append(broken)
+    report = sd.validate_intake(items, splits.seed)
+    assert [ex.last_user_message for ex in report.kept] == [real[0].last_user_message]
+    assert report.removed == {
+        "duplicate": 2,
+        "email not in note": 1,
+        "too short": 1,
+        "too long": 1,
+        "invalid json": 1,
+    }
+    assert report.removed_share == pytest.approx(6 / 7)
+    reference = sd.real_reference(splits, check=sd.validate_intake)
+    assert reference.n_in == 18 and reference.agreement == 1.0  # real targets are consistent with their notes
+    name = sd.intake_filter_name(6)
+    assert "filter_noisy_examples" in name and "6 seed notes" in name
+
+
+def test_intake_arms_hold_the_data_their_claims_name():
+    splits = intake_splits(6, 24)
+    generated = {
+        sd.COURSE: {s: sd.rule_generate_intake(splits.seed, 24, s + 10) for s in (0, 1)},
+        sd.RULE: {s: sd.rule_generate_intake(splits.seed, 24, s) for s in (0, 1)},
+    }
+    for s in (0, 1):
+        generated[sd.COURSE][s].generator = sd.COURSE
+    validated = {s: sd.validate_intake(sd.synthetic_set(generated[sd.COURSE][s], 24), splits.seed) for s in (0, 1)}
+    arms = {arm.arm: arm for arm in sd.build_arms(splits, generated, validated, [1, 4], [0, 1])}
+    assert set(sd.verdict_arms(sd.COURSE, 4)) <= set(arms) and sd.mixed_arm(4, sd.RULE) in arms
+    for s in (0, 1):
+        course = generated[sd.COURSE][s].examples
+        assert sd.synthetic_set(generated[sd.COURSE][s], 6) == course[:6]  # the order generated: nested sets
+        assert arms[sd.mixed_arm(1)].examples[s] == splits.seed + course[:6]
+        assert arms[sd.validated_arm()].examples[s] == splits.seed + validated[s].kept
+        assert len(arms[sd.size_matched_arm()].examples[s]) == len(arms[sd.validated_arm()].examples[s])
+        assert arms[sd.REAL_LARGE].examples[s] == splits.large
+    assert 0 < len(validated[0].kept) < 24  # the duplicates went
+
+
+def test_intake_verdicts_use_field_f1_and_no_chance_line():
+    runs = fake_runs(0.3, 0.8, 0.95, 0.95, 0.85)
+    for arm_runs in runs.values():
+        for r in arm_runs:
+            r.scores = {"field_f1": r.scores.pop("accuracy")}
+    verdicts = sd.synthetic_verdicts(
+        "intake", runs, [1, 4], "field_f1", "t4", 0.05, chance=None, margin_reason=sd.INTAKE_MARGIN_REASON
+    )
+    verdicts = verdict.family(verdicts)
+    assert [v.id for v in verdicts] == [
+        "07.intake.synthetic_adds_to_real",
+        "07.intake.validation_matters",
+        "07.intake.synthetic_alone_matches_real",
+    ]
+    assert [v.status for v in verdicts] == [verdict.SUPPORTED] * 3
+    assert all(v.chance is None and not any("Chance" in n for n in v.notes) for v in verdicts)
+    assert "field F1 a team would accept losing" in verdicts[2].claim
+    note = sd.closing_note(verdicts, "intake", 0.5, 0.05, "160", "160", 0.0, score="field F1", items="notes")
+    assert "improved field F1" in note and "0% of real notes outside the seed" in note and "accuracy" not in note

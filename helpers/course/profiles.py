@@ -618,6 +618,15 @@ NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
             eval_batch_size=16,
             filter_k=3,
             margin=0.05,
+            intake_n_seed=4,  # on, at a few notes: the plumbing of the intake arms
+            intake_ratios=[1, 4],
+            intake_n_large=16,
+            intake_n_test=4,
+            intake_n_val=4,
+            intake_shots=1,
+            intake_epochs=1.0,
+            intake_gen_max_new_tokens=24,
+            intake_max_new_tokens=24,
         ),
         "cpu": dict(
             model="smollm2-135m",
@@ -647,7 +656,19 @@ NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
             filter_k=3,
             # Non-inferiority margin of "synthetic alone matches real", in accuracy: 5 points, set in advance as
             # the loss a team would accept for not labelling the real messages; the verdict shows its interval.
+            # The intake arms use the same 5 points, of field F1.
             margin=0.05,
+            # The intake task is off on cpu (intake_n_seed 0): the cpu budget holds banking77's arms only. None:
+            # not used while intake is off.
+            intake_n_seed=0,
+            intake_ratios=None,
+            intake_n_large=None,
+            intake_n_test=None,
+            intake_n_val=None,
+            intake_shots=None,
+            intake_epochs=None,
+            intake_gen_max_new_tokens=None,
+            intake_max_new_tokens=None,
         ),
         "full": dict(
             model="HuggingFaceTB/SmolLM2-1.7B-Instruct",
@@ -676,6 +697,18 @@ NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
             eval_batch_size=64,
             filter_k=3,
             margin=0.05,
+            # Client intake (helpers.data.intake_task): a seed of real notes, the same ratios' shape, the ceiling
+            # at seed x max(ratios). Sizes from the workload (nb07 intake_jobs): an intake fine-tune sequence is
+            # about 300 tokens, a generated note up to intake_gen_max_new_tokens, each scored answer up to 138.
+            intake_n_seed=50,
+            intake_ratios=[1, 2, 4],
+            intake_n_large=200,
+            intake_n_test=300,
+            intake_n_val=100,
+            intake_shots=3,  # seed notes with their details per request (224 tokens each)
+            intake_epochs=2.0,  # passes over the largest intake arm (250 notes): the same steps for every arm
+            intake_gen_max_new_tokens=160,  # a real note is 103 tokens on average, 121 at most (200 notes)
+            intake_max_new_tokens=None,  # None: the longest target + 16 (target_token_budget)
         ),
     },
     "benchmark": {  # `python -m helpers benchmark`: training throughput, course default against a naive baseline
@@ -899,6 +932,12 @@ TIER_CHANGES: dict[str, dict[str, dict]] = {
             n_val=100,
             larger_generator="HuggingFaceTB/SmolLM2-1.7B-Instruct",
             eval_batch_size=32,
+            intake_n_seed=16,  # the intake arms fit beside banking77's in the half hour (course plan)
+            intake_ratios=[1, 4],
+            intake_n_large=64,
+            intake_n_test=64,
+            intake_n_val=24,
+            intake_shots=2,
         ),
         "gpu": dict(
             model=SMOLLM2_360M,
@@ -908,6 +947,11 @@ TIER_CHANGES: dict[str, dict[str, dict]] = {
             n_large=400,
             larger_generator="HuggingFaceTB/SmolLM2-1.7B-Instruct",
             eval_batch_size=32,
+            intake_n_seed=32,
+            intake_ratios=[1, 4],
+            intake_n_large=128,
+            intake_n_test=200,
+            intake_n_val=60,
         ),
     },
     "benchmark": {"t4": {}, "gpu": {}},
@@ -947,6 +991,17 @@ ADDED_AFTER_PUBLICATION: dict[str, dict[str, object]] = {
         "intake_n_val": 0,
         "intake_shots": 0,
         "intake_many_shot_tokens": 0,
+        "intake_max_new_tokens": None,
+    },
+    "synthetic_data": {  # the intake arms came after banking77's cpu run: it ran with them off
+        "intake_n_seed": 0,
+        "intake_ratios": None,
+        "intake_n_large": None,
+        "intake_n_test": None,
+        "intake_n_val": None,
+        "intake_shots": None,
+        "intake_epochs": None,
+        "intake_gen_max_new_tokens": None,
         "intake_max_new_tokens": None,
     },
 }

@@ -53,6 +53,9 @@ KEEP = frozenset(
         "utilisation",
     }
 )
+# Switches that are also sizes: the value that turns a branch off. A rehearsal keeps it when the tier has the
+# branch off, and otherwise takes the smoke size like any other (notebook 07: intake_n_seed 0 runs no intake arms).
+OFF = {"intake_n_seed": 0}
 # Model lists whose stand-ins would all be the same model: the smoke profile's list (a tiny model and the
 # embedded SmolLM2, both local) stands in for them.
 SMOKE_MODEL_LISTS = frozenset({"models"})
@@ -105,7 +108,7 @@ def rehearsal_defaults(tier_defaults: dict, smoke_defaults: dict) -> dict:
     out = {}
     for key, value in tier_defaults.items():
         small = smoke_defaults[key]
-        if key in KEEP:
+        if key in KEEP or (key in OFF and value == OFF[key]):
             out[key] = value
         elif key == "seeds":
             out[key] = list(SEEDS)

@@ -294,7 +294,7 @@ def _generate(n: int, seed: int) -> list[tuple[str, dict, int]]:
     return [_make_record(fake, rng) for _ in range(n)]
 
 
-def _intake_example(note: str, fields: dict, target: str, noise_kind: str | None, template: int) -> Example:
+def _intake_example(note: str, fields: dict, target: str, noise_kind: str | None, template: int | None) -> Example:
     return Example(
         messages=[
             {"role": "system", "content": INTAKE_SYSTEM_PROMPT},
@@ -443,6 +443,31 @@ def _dates_in_note(note: str) -> set[str]:
 
 def _phones_in_note(note: str) -> set[str]:
     return {f"+1-{a}-{b}-{c}" for a, b, c in _NOTE_PHONE_PATTERN.findall(note)}
+
+
+def intake_example(note: str, fields: dict) -> Example:
+    """A clean example for a note written elsewhere (a generator): its target is `fields` as JSON."""
+    return _intake_example(note, fields, json.dumps(fields, ensure_ascii=False), None, None)
+
+
+def swap_phone(note: str, old: str, new: str) -> str | None:
+    """The note with every number it writes as the canonical phone `old` rewritten to `new`, keeping each
+    occurrence's own format (its separators and brackets); None when the note writes no such number."""
+    new_digits = re.sub(r"\D", "", new)[1:]
+    parts, end, found = [], 0, False
+    for match in _NOTE_PHONE_PATTERN.finditer(note):
+        if "+1-{}-{}-{}".format(*match.groups()) != old:
+            continue
+        found = True
+        for group, digits in zip((1, 2, 3), (new_digits[:3], new_digits[3:6], new_digits[6:])):
+            parts += [note[end : match.start(group)], digits]
+            end = match.end(group)
+    return "".join(parts) + note[end:] if found else None
+
+
+def target_problem(note: str, target: str) -> str | None:
+    """The first reason `filter_noisy_examples` would remove an example with this note and target, or None."""
+    return _problem(note, target)
 
 
 def _problem(note: str, target: str) -> str | None:

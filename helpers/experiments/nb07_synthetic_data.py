@@ -25,6 +25,16 @@ examples at the largest ratio; the larger real set. Every arm a verdict compares
 on the first seed's data; the others borrow the rate of real + course model at the largest ratio and may run
 fewer seeds (`descriptive_seeds`). The arms run through nb01's `run_arms` (ArmSpec: per-seed sets, `sweep`,
 `rate_from`); `arms.by_arm` groups the runs.
+
+The client-intake task (where intake_n_seed is above 0) runs the same design on generated law-firm notes:
+`make_intake_splits` (seed, larger real set, validation and test notes, checked disjoint);
+`model_generate_intake` (the course or larger model shown `shots` seed notes with their details and a target
+record whose every field comes from a random seed record; the label is the target, right only if the note holds
+it); `rule_generate_intake` (seed notes with name, email, phone and opposing party swapped in from other seed
+records, `swap_details`: labels exact by construction, or the swap is refused and counted); `validate_intake`
+(filter_noisy_examples's schema, format and note-consistency checks, plus the duplicate and length checks of
+`screen`; `intake_filter_name` names it); `build_arms`, `synthetic_verdicts` ("07.intake.*", field F1, no chance
+level) and `closing_note` as for banking77; `intake_jobs` counts its work.
 """
 
 from __future__ import annotations
@@ -47,11 +57,12 @@ from ..core.seeds import derived_seed
 from ..core.tasks import Example, Task, balanced_order
 from ..core.words import words
 from ..core.workload import FineTune, Generation, Workload
+from ..data.intake_task import FIELDS, intake_example, intake_task, swap_phone, target_problem
 from ..data.task_library import banking77_task, intent_example
 from . import verdict
 from .arms import ArmResult, arm_summary, paired_arms
 from .lr_sweep import SweepResult
-from .nb01_data_size import ArmSpec, split_validation
+from .nb01_data_size import INTAKE_FINETUNED_PROMPT, ArmSpec, split_validation  # noqa: F401 (the notebook's intake prompt)
 
 COURSE, RULE, LARGER = "course model", "rule", "larger model"
 GENERATORS = (COURSE, RULE, LARGER)
@@ -83,11 +94,24 @@ def check_settings(generators: list[str], larger_generator: str | None, n_seed: 
         raise ValueError(f"generators must include {COURSE!r}: the verdicts compare its examples")
     if LARGER in generators and not larger_generator:
         raise ValueError(f"generators lists {LARGER!r}: set larger_generator to a hub id or folder")
+    check_sizes(n_seed, n_large, ratios)
+
+
+def check_sizes(n_seed: int, n_large: int, ratios: list[int], prefix: str = "") -> None:
+    """Refuse a task's sizes when synthetic alone would not be compared with as many real examples
+    (`prefix`: the parameters' prefix, "intake_" for the intake task)."""
+    if not ratios or n_seed <= 0:
+        raise ValueError(f"{prefix}n_seed must be positive and {prefix}ratios non-empty; got {n_seed}, {ratios}")
     if n_large != n_seed * max(ratios):
         raise ValueError(
-            f"n_large ({n_large}) must equal n_seed x max(ratios) ({n_seed} x {max(ratios)}): synthetic alone is "
-            "compared with as many real messages"
+            f"{prefix}n_large ({n_large}) must equal {prefix}n_seed x max({prefix}ratios) ({n_seed} x {max(ratios)}):"
+            " synthetic alone is compared with as many real examples"
         )
+
+
+def intake_on(cfg) -> bool:
+    """Whether the settings run the intake arms (intake_n_seed 0 or None: banking77 only)."""
+    return bool(getattr(cfg, "intake_n_seed", 0))
 
 
 # --- Splits ------------------------------------------------------------------------------------------------
@@ -99,7 +123,7 @@ class Splits:
     large: list[Example]  # the larger real set (the ceiling); its first n_seed examples are the seed
     test: Task  # scored by the verdicts, nothing else
     validation: Task  # learning rates are chosen on it
-    labels: list[str]
+    labels: list[str]  # banking77's intents; none for the intake task
 
 
 def check_disjoint(**named: list[Example]) -> None:
@@ -129,6 +153,20 @@ def make_splits(n_intents: int, n_seed: int, n_large: int, n_test: int, n_val: i
     seed = large[:n_seed]
     check_disjoint(real=large, validation=validation.eval, test=test.eval)
     return Splits(seed, large, test, validation, list(task.labels))
+
+
+def make_intake_splits(n_seed: int, n_large: int, n_test: int, n_val: int, data_seed: int = 1234) -> Splits:
+    """Client intake (generated notes, clean targets): the seed is the start of the larger real set, both from
+    intake_task's training records; validation and test notes from its evaluation records (which exclude every
+    training note), split by split_validation. Disjointness is checked."""
+    if not 0 < n_seed <= n_large:
+        raise ValueError(f"need 0 < intake_n_seed <= intake_n_large; got {n_seed} and {n_large}")
+    task = intake_task(n_train=n_large, n_eval=n_test + n_val, data_seed=data_seed)
+    test, validation = split_validation(task, n_val)
+    large = list(task.train)
+    seed = large[:n_seed]
+    check_disjoint(real=large, validation=validation.eval, test=test.eval)
+    return Splits(seed, large, test, validation, [])
 
 
 # --- Generators --------------------------------------------------------------------------------------------
@@ -224,16 +262,17 @@ REFUSAL = re.compile(
 )
 _LEAD = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s*")
 _PREFIX = re.compile(r"^(?:new message|message|customer|answer)\s*:\s*", re.IGNORECASE)
+INTAKE_PREFIX = re.compile(r"^(?:new intake note|new note|intake note|note|answer)\s*:\s*", re.IGNORECASE)
 
 
-def clean_generation(text: str) -> tuple[str | None, str]:
+def clean_generation(text: str, prefix: re.Pattern = _PREFIX) -> tuple[str | None, str]:
     """(the message, "ok") from a generator's raw output, or (None, reason): its first non-empty line without a
-    list marker, a "Message:" style prefix or surrounding quotes. Reasons: "empty" (nothing left), "no words"
-    (no letter), "refusal" (the model declines)."""
+    list marker, a `prefix` ("Message:" style; INTAKE_PREFIX for notes) or surrounding quotes. Reasons:
+    "empty" (nothing left), "no words" (no letter), "refusal" (the model declines)."""
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     if not lines:
         return None, "empty"
-    line = _PREFIX.sub("", _LEAD.sub("", lines[0])).strip().strip("\"'“”").strip()
+    line = prefix.sub("", _LEAD.sub("", lines[0])).strip().strip("\"'“”").strip()
     if not line:
         return None, "empty"
     if not re.search(r"[A-Za-z]", line):
@@ -264,7 +303,29 @@ def model_generate(
     texts = _by_label(seed_examples)
     wanted = request_labels(sorted(texts), n)
     prompts = [generator_prompt(label, rng.sample(texts[label], min(shots, len(texts[label])))) for label in wanted]
-    outputs = generate(
+    outputs = sample(loaded, prompts, seed, temperature, top_p, max_new_tokens, batch_size, generator)
+    return collect(
+        generator,
+        seed,
+        outputs,
+        lambda i, text: synthetic_example(text, wanted[i], labels, generator, seed),
+        "gen_max_new_tokens",
+    )
+
+
+def sample(
+    loaded: LoadedModel,
+    prompts: list[list[dict]],
+    seed: int,
+    temperature: float,
+    top_p: float,
+    max_new_tokens: int,
+    batch_size: int,
+    generator: str,
+) -> list[str]:
+    """A model generator's raw outputs: sampled at `temperature` (torch seeded with `seed`), each stopping at
+    its first line break (only the first line is used)."""
+    return generate(
         loaded,
         prompts,
         max_new_tokens=max_new_tokens,
@@ -275,19 +336,159 @@ def model_generate(
         seed=seed,
         first_line=True,
     )
+
+
+def collect(
+    generator: str,
+    seed: int,
+    outputs: list[str],
+    make: Callable[[int, str], Example],
+    budget_name: str,
+    prefix: re.Pattern = _PREFIX,
+) -> Generated:
+    """The examples `make(request index, cleaned text)` builds from the outputs `clean_generation` can use; the
+    others counted by reason, not replaced. None usable at all is an error naming `budget_name`."""
     examples, skipped = [], Counter()
-    for label, output in zip(wanted, outputs):
-        message, reason = clean_generation(output)
-        if message is None:
+    for i, output in enumerate(outputs):
+        text, reason = clean_generation(output, prefix)
+        if text is None:
             skipped[reason] += 1
         else:
-            examples.append(synthetic_example(message, label, labels, generator, seed))
+            examples.append(make(i, text))
     if not examples:
         raise ValueError(
-            f"{generator}, seed {seed}: no usable output of {n} ({dict(skipped)}); raise gen_max_new_tokens or "
-            "check generator_prompt"
+            f"{generator}, seed {seed}: no usable output of {len(outputs)} ({dict(skipped)}); raise {budget_name} "
+            "or check the generator's prompt"
         )
-    return Generated(generator, seed, examples, n, dict(skipped))
+    return Generated(generator, seed, examples, len(outputs), dict(skipped))
+
+
+# --- Generators for the intake task --------------------------------------------------------------------------
+
+INTAKE_GENERATOR_SYSTEM = "You write realistic intake notes that a law firm's receptionist takes from new clients."
+
+
+def _fields(example: Example) -> dict:
+    return dict(example.meta["fields"])
+
+
+def intake_target(seed_examples: list[Example], rng: random.Random) -> dict:
+    """A target record: each field's value from a seed record drawn at random (per field, with `rng`)."""
+    return {key: _fields(rng.choice(seed_examples))[key] for key in FIELDS}
+
+
+def _as_json(fields: dict) -> str:
+    import json
+
+    return json.dumps(fields, ensure_ascii=False)
+
+
+def intake_generator_prompt(target: dict, shots: list[Example]) -> list[dict]:
+    """The request for one new intake note holding the details of `target`, shown `shots` seed notes with the
+    details extracted from each."""
+    listed = "\n\n".join(f"Note: {ex.last_user_message}\nDetails: {_as_json(_fields(ex))}" for ex in shots)
+    request = (
+        f"Here are intake notes, each with the details extracted from it:\n\n{listed}\n\n"
+        "Write one new intake note in the same style that contains exactly these details, no others:\n"
+        f"Details: {_as_json(target)}\nAnswer with the note only, on one line."
+    )
+    return [{"role": "system", "content": INTAKE_GENERATOR_SYSTEM}, {"role": "user", "content": request}]
+
+
+def intake_synthetic(note: str, fields: dict, generator: str, seed: int) -> Example:
+    example = intake_example(note, fields)
+    example.meta.update({"synthetic": generator, "generator_seed": seed})
+    return example
+
+
+def model_generate_intake(
+    loaded: LoadedModel,
+    seed_examples: list[Example],
+    n: int,
+    seed: int,
+    shots: int,
+    temperature: float,
+    top_p: float,
+    max_new_tokens: int,
+    batch_size: int,
+    generator: str = COURSE,
+) -> Generated:
+    """n requests to `loaded`: each a target record recombined from the seed records (`intake_target`) and
+    `shots` seed notes with their details, all drawn with `seed`; the label of the note written is the target,
+    whether or not the note holds it (the filter checks). Sampled and cleaned as `model_generate` does."""
+    rng = random.Random(derived_seed(seed, "intake generator prompts"))
+    targets, prompts = [], []
+    for _ in range(n):
+        targets.append(intake_target(seed_examples, rng))
+        prompts.append(intake_generator_prompt(targets[-1], rng.sample(seed_examples, min(shots, len(seed_examples)))))
+    outputs = sample(loaded, prompts, seed, temperature, top_p, max_new_tokens, batch_size, generator)
+    return collect(
+        generator,
+        seed,
+        outputs,
+        lambda i, note: intake_synthetic(note, targets[i], generator, seed),
+        "intake_gen_max_new_tokens",
+        INTAKE_PREFIX,
+    )
+
+
+VERBATIM_FIELDS = ("client_name", "email", "opposing_party")  # written in a note exactly as in its record
+
+
+def swap_details(note: str, fields: dict, donor: dict, keys: tuple[str, ...]) -> tuple[str, dict] | None:
+    """The note and its record with the `keys` values replaced by `donor`'s where the note writes them (the
+    verbatim fields as written, the phone in its own format), or None when a swap cannot be made exact: the old
+    value is not written, or is written a different number of times after the swap, or the result fails the
+    intake filter's checks (`target_problem`)."""
+    new_note, new_fields = note, dict(fields)
+    for key in keys:
+        old, new = fields[key], donor[key]
+        if old == new:
+            continue
+        if key == "phone":
+            swapped = swap_phone(new_note, old, new)
+            if swapped is None:
+                return None
+            new_note = swapped
+        else:
+            if old not in new_note or old.lower() in new.lower() or new.lower() in old.lower():
+                return None
+            count = new_note.count(old)
+            new_note = new_note.replace(old, new)
+            if new_note.count(new) != count:
+                return None
+        new_fields[key] = new
+    for key in keys:
+        if key != "phone" and new_fields[key] != fields[key] and fields[key].lower() in new_note.lower():
+            return None  # an old value still written (inside another swapped value)
+    if target_problem(new_note, _as_json(new_fields)) is not None:
+        return None
+    return new_note, new_fields
+
+
+def rule_generate_intake(seed_examples: list[Example], n: int, seed: int) -> Generated:
+    """n synthetic intake examples, no model, from the seed set alone: seed note i mod len(seed) with the
+    client's name, email and phone swapped in from another seed record, and the opposing party from a third
+    where its matter type matches (`swap_details`; the label is the base record with the swapped values, exact
+    by construction). A swap that cannot be made exact is counted as skipped; the same seed gives the same
+    examples."""
+    rng = random.Random(derived_seed(seed, "intake rule generator"))
+    examples, skipped = [], Counter()
+    for i in range(n):
+        base = seed_examples[i % len(seed_examples)]
+        others = [ex for ex in seed_examples if ex is not base] or [base]
+        result = swap_details(
+            base.last_user_message, _fields(base), _fields(rng.choice(others)), ("client_name", "email", "phone")
+        )
+        if result is not None:
+            same_matter = [ex for ex in others if _fields(ex)["matter_type"] == result[1]["matter_type"]]
+            if same_matter:
+                result = swap_details(*result, _fields(rng.choice(same_matter)), ("opposing_party",)) or result
+        if result is None:
+            skipped["swap not exact"] += 1
+        else:
+            examples.append(intake_synthetic(result[0], result[1], RULE, seed))
+    return Generated(RULE, seed, examples, n, dict(skipped))
 
 
 # --- The validation filter ---------------------------------------------------------------------------------
@@ -345,19 +546,19 @@ class FilterReport:
         }
 
 
-def validate(synthetic: list[Example], seed_examples: list[Example], k: int = 3) -> FilterReport:
-    """Keep the synthetic examples that pass, in order: not a duplicate (after normalisation) of a seed message
-    or of an earlier synthetic one; within `length_bounds` of the seed set; labelled as the seed classifier
-    (`SeedClassifier`, built on `seed_examples` alone) labels them. Nothing else is seen."""
-    classifier = SeedClassifier(seed_examples, k)
+def screen(
+    synthetic: list[Example], seed_examples: list[Example], label_problem: Callable[[Example], str | None]
+) -> FilterReport:
+    """Keep the examples that pass, in order: not a duplicate (after normalisation) of a seed example's text or
+    of an earlier synthetic one; within `length_bounds` of the seed set; no `label_problem` (a reason, or None
+    when the label is consistent with the text). Agreement: the share with no label problem."""
     low, high = length_bounds(seed_examples)
     seen = {normalize(ex.last_user_message) for ex in seed_examples}
     kept, removed, agree = [], Counter(), 0
     for ex in synthetic:
         text = ex.last_user_message
-        label = ex.meta.get("label", ex.reference)
-        predicted = classifier.predict(text)
-        agree += predicted == label
+        problem = label_problem(ex)
+        agree += problem is None
         key, n_words = normalize(text), len(words(text))
         if key in seen:
             removed["duplicate"] += 1
@@ -365,12 +566,40 @@ def validate(synthetic: list[Example], seed_examples: list[Example], k: int = 3)
             removed["too short"] += 1
         elif n_words > high:
             removed["too long"] += 1
-        elif predicted != label:
-            removed["label disagrees"] += 1
+        elif problem is not None:
+            removed[problem] += 1
         else:
             kept.append(ex)
         seen.add(key)
     return FilterReport(kept, len(synthetic), dict(removed), agree / len(synthetic) if synthetic else None, (low, high))
+
+
+def validate(synthetic: list[Example], seed_examples: list[Example], k: int = 3) -> FilterReport:
+    """banking77's filter (`screen`): the label must be the one the seed classifier (`SeedClassifier`, built on
+    `seed_examples` alone) gives, else "label disagrees". Nothing else is seen."""
+    classifier = SeedClassifier(seed_examples, k)
+
+    def problem(ex: Example) -> str | None:
+        return (
+            None
+            if classifier.predict(ex.last_user_message) == ex.meta.get("label", ex.reference)
+            else ("label disagrees")
+        )
+
+    return screen(synthetic, seed_examples, problem)
+
+
+def validate_intake(synthetic: list[Example], seed_examples: list[Example]) -> FilterReport:
+    """The intake filter (`screen`): the target must pass filter_noisy_examples's schema, format and
+    note-consistency checks against its own note (`target_problem`; the reason names the first check failed,
+    e.g. "email not in note"). It sees the note and the target only, and the seed notes for duplicates and
+    length."""
+
+    def problem(ex: Example) -> str | None:
+        reason = target_problem(ex.last_user_message, ex.reference)
+        return reason and reason.replace("_", " ")
+
+    return screen(synthetic, seed_examples, problem)
 
 
 def filter_name(n_seed: int, k: int) -> str:
@@ -381,11 +610,24 @@ def filter_name(n_seed: int, k: int) -> str:
     )
 
 
-def real_reference(splits: Splits, k: int = 3) -> FilterReport | None:
-    """The filter run on the real messages of the large set outside the seed (true labels, never scored): how
-    much it removes and how often it agrees with a true label, the reference for each generator's shares."""
+def intake_filter_name(n_seed: int) -> str:
+    """The intake filter, named precisely, for claims and notes."""
+    return (
+        f"the target must be JSON with the {len(FIELDS)} fields, ISO dates, a +1-XXX-XXX-XXXX phone and allowed "
+        "matter and urgency values, and the name, email, opposing party, dates and phone it gives must be written "
+        f"in the note (filter_noisy_examples's checks); no duplicates; length within the {n_seed} seed notes' range"
+    )
+
+
+def real_reference(
+    splits: Splits, k: int = 3, check: Callable[[list[Example], list[Example]], FilterReport] | None = None
+) -> FilterReport | None:
+    """The filter (`check`, default banking77's `validate`) run on the real examples of the large set outside
+    the seed (true labels, never scored): how much it removes and how often it agrees with a true label, the
+    reference for each generator's shares."""
     rest = splits.large[len(splits.seed) :]
-    return validate(rest, splits.seed, k) if rest else None
+    check = check or (lambda examples, seed: validate(examples, seed, k))
+    return check(rest, splits.seed) if rest else None
 
 
 # --- Diversity ---------------------------------------------------------------------------------------------
@@ -540,9 +782,12 @@ def build_arms(
 
 
 def synthetic_set(generated: Generated, n: int) -> list[Example]:
-    """The first n of a generator's examples in label-balanced order: the set an arm at ratio n / n_seed uses
-    (sets at smaller ratios are the start of those at larger ones). The filter runs on this set too."""
-    return balanced_order(generated.examples)[:n]
+    """The first n of a generator's examples, in label-balanced order for a classification task (examples with
+    a meta "label"), else in the order generated: the set an arm at ratio n / n_seed uses (sets at smaller
+    ratios are the start of those at larger ones). The filter runs on this set too."""
+    examples = generated.examples
+    labelled = all("label" in ex.meta for ex in examples)
+    return (balanced_order(examples) if labelled else list(examples))[:n]
 
 
 def matched_steps(arms: list[ArmSpec], epochs: float, batch_size: int) -> int:
@@ -574,6 +819,8 @@ ADDS_TO_REAL, VALIDATION_MATTERS, ALONE_MATCHES_REAL = (
 # accept for not labelling the real messages at all; the run shows the interval, not the smallest gap it can
 # detect.
 MARGIN_REASON = "the accuracy a team would accept losing for not labelling the real messages, set in advance"
+# The intake task's margin is the same 5 points, of field F1: the extraction quality a team would accept losing.
+INTAKE_MARGIN_REASON = "the field F1 a team would accept losing for not labelling the real notes, set in advance"
 
 
 def sizes(runs: list[ArmResult]) -> str:
@@ -605,6 +852,7 @@ def synthetic_verdicts(
     batch_size: int | None = None,
     filter_text: str = "the seed-set filter",
     min_kept: int = 1,
+    margin_reason: str = MARGIN_REASON,
 ) -> list[verdict.Verdict]:
     """Three comparisons fixed in advance, each paired on the test items with every seed kept:
 
@@ -615,7 +863,8 @@ def synthetic_verdicts(
     - "07.<task>.synthetic_alone_matches_real": synthetic only is no worse than the larger real set by more
       than `margin` (non-inferiority; a one-sided test against -margin).
     Every arm trains for the same optimizer steps (`steps` of `batch_size`, when given each claim states the
-    passes each arm makes over its examples); every arm compared has its own learning-rate sweep."""
+    passes each arm makes over its examples); every arm compared has its own learning-rate sweep. `chance`: the
+    task's chance score where it has one (classification; the intake extraction has none: None)."""
     top = max(ratios)
     seed_n = runs[REAL_SEED][0].n_train
     mixed, checked, matched = mixed_arm(top), validated_arm(), size_matched_arm()
@@ -645,7 +894,7 @@ def synthetic_verdicts(
         (
             ALONE_MATCHES_REAL,
             f"{task_key}: {sizes(runs[SYNTHETIC_ONLY])} synthetic examples alone are no worse than "
-            f"{sizes(runs[REAL_LARGE])} real ones by more than {margin * 100:.0f} points ({MARGIN_REASON}; same "
+            f"{sizes(runs[REAL_LARGE])} real ones by more than {margin * 100:.0f} points ({margin_reason}; same "
             f"steps: {over(SYNTHETIC_ONLY)} against {over(REAL_LARGE)})",
             SYNTHETIC_ONLY,
             REAL_LARGE,
@@ -685,18 +934,21 @@ def closing_note(
     n_synthetic: str,
     n_real: str,
     reference_share: float | None = None,
+    score: str = "accuracy",
+    items: str = "messages",
 ) -> str:
-    """The notebook's closing note: one sentence per verdict whose wording follows its status (a finding is
-    asserted only when its verdict is supported or not supported), each with its numbers and scale.
+    """The notebook's closing note for one task: one sentence per verdict whose wording follows its status (a
+    finding is asserted only when its verdict is supported or not supported), each with its numbers and scale.
     `n_synthetic` and `n_real`: the measured sizes of the synthetic-only and real-large arms;
-    `reference_share`: the share the filter removes from real messages outside the seed."""
+    `reference_share`: the share the filter removes from real examples outside the seed; `score`: the metric's
+    name in the sentences; `items`: what the task's inputs are called ("messages", "notes")."""
 
     def share(x: float | None) -> str:
         return "n/a" if x is None else f"{x:.0%}"
 
     removed = f"it removed {share(removed_share)} of them"
     if reference_share is not None:
-        removed += f", and {share(reference_share)} of real messages outside the seed"
+        removed += f", and {share(reference_share)} of real {items} outside the seed"
     points = f"{margin * 100:.0f} points"
 
     def line(name: str, supported: str, not_supported: str, open_: str) -> str:
@@ -708,8 +960,8 @@ def closing_note(
         [
             line(
                 ADDS_TO_REAL,
-                "synthetic examples added to the small real set improved accuracy at the same training steps.",
-                "synthetic examples added to the small real set did not improve accuracy.",
+                f"synthetic examples added to the small real set improved {score} at the same training steps.",
+                f"synthetic examples added to the small real set did not improve {score}.",
                 "this run cannot tell whether adding synthetic examples helps the small real set.",
             ),
             line(
@@ -740,8 +992,15 @@ def arm_label(name: str, runs: list[ArmResult]) -> str:
     return f"{name}\n({', '.join(extra)})"
 
 
-def plot_arms(runs: dict[str, list[ArmResult]], metric: str, title: str, profile: str, chance: float | None = None):
-    """Test score per arm with its 95% interval (seeds, then items), chance dotted."""
+def plot_arms(
+    runs: dict[str, list[ArmResult]],
+    metric: str,
+    title: str,
+    profile: str,
+    chance: float | None = None,
+    items: str = "messages",
+):
+    """Test score per arm with its 95% interval (seeds, then items), chance dotted where the task has one."""
     import matplotlib.pyplot as plt
 
     names = list(runs)
@@ -752,11 +1011,12 @@ def plot_arms(runs: dict[str, list[ArmResult]], metric: str, title: str, profile
     labels = [arm_label(n, runs[n]) for n in names]
     plots.bars_with_ci(ax, labels, [arm_summary(runs[n], metric) for n in names], colors=colors)
     plots.chance_line(ax, chance)
-    ax.set_ylabel(f"{metric} on the test messages (%)")
+    ax.set_ylabel(f"{metric} on the test {items} (%)")
     ax.set_ylim(0, 105)
     ax.tick_params(axis="x", labelsize=7)
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8, loc="upper left")
+    if chance is not None:
+        ax.legend(fontsize=8, loc="upper left")
     plots.smoke_watermark(fig, profile)
     fig.tight_layout()
     return fig
@@ -772,9 +1032,11 @@ DIVERSITY_FIELDS = {
 }
 
 
-def plot_diversity(rows: dict[str, dict], title: str, profile: str):
-    """Grouped bars: per source (each generator, and held-out real messages), the diversity measures and the
-    filter's shares (a source without a field gets no bar there)."""
+def plot_diversity(rows: dict[str, dict], title: str, profile: str, names: dict[str, str] | None = None):
+    """Grouped bars: per source (each generator, and held-out real examples), the diversity measures and the
+    filter's shares (a source without a field gets no bar there). `names`: bar-group labels that differ from
+    DIVERSITY_FIELDS (the intake filter's agreement is "target consistent with note")."""
+    names = {**DIVERSITY_FIELDS, **(names or {})}
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(9.0, 4.2))
@@ -784,7 +1046,7 @@ def plot_diversity(rows: dict[str, dict], title: str, profile: str):
         xs = [j + i * width for j, f in enumerate(fields) if f in row]
         ax.bar(xs, [100 * row[f] for f in fields if f in row], width, label=source, color=plots.PALETTE[i % 8])
     ax.set_xticks([j + 0.4 - width / 2 for j in range(len(fields))])
-    ax.set_xticklabels([DIVERSITY_FIELDS[f] for f in fields], fontsize=8)
+    ax.set_xticklabels([names[f] for f in fields], fontsize=8)
     ax.set_ylabel("%")
     ax.set_ylim(0, 105)
     ax.set_title(title, fontsize=10)
@@ -795,38 +1057,148 @@ def plot_diversity(rows: dict[str, dict], title: str, profile: str):
 
 
 # --- Workload: what the notebook trains and generates, counted for the course plan (helpers.course.plan) ---
-# Token lengths: the SmolLM2 tokenizer. Fine-tuned arms use notebook 06's short system prompt (nb05 holds its
-# prompt and longest sequence); a generator prompt is the system line, the request and `shots` seed messages.
+# Token lengths: the SmolLM2 tokenizer. Fine-tuned banking77 arms use notebook 06's short system prompt (nb05
+# holds its prompt and longest sequence); a generator prompt is the system line, the request and `shots` seed
+# messages. Fine-tuned intake arms use notebook 01's one-line prompt (nb01's INTAKE_* constants were measured
+# under it); an intake generator prompt is the system line, the request, the target's details (a JSON record,
+# INTAKE_ANSWER_TOKENS) and `intake_shots` seed notes with their details (INTAKE_SHOT_TOKENS each).
 GENERATOR_PROMPT_TOKENS = 75  # system line, the request and the chat template, without the seed messages
 SEED_MESSAGE_TOKENS = 15  # one listed seed message ("- " and the message; banking77 messages average 13 tokens)
+# System line, request and chat template, without shots or the target's details: 78 (40 requests). With 3 shots the
+# whole prompt measured 844 on average (885 at most); these constants give 78 + 111 + 3 x 224 = 861.
+INTAKE_GENERATOR_LEAD_TOKENS = 78
 
 
-def planned_sizes(cfg) -> list[tuple[str, str, int, bool, int]]:
+def arm_plan(
+    n_seed: int, ratios: list[int], n_large: int, generators: list[str], seeds: list[int], descriptive_seeds
+) -> list[tuple[str, str, int, bool, int]]:
     """(arm, group, training examples, sweeps its own rate, seeds) as build_arms names them, every synthetic
     set counted full (the filter and skipped outputs make some smaller; the validated and size-matched arms
     are counted at the full largest-ratio set)."""
-    top, n = max(cfg.ratios), cfg.n_seed
-    side = len(cfg.seeds) if cfg.descriptive_seeds is None else min(cfg.descriptive_seeds, len(cfg.seeds))
+    top, n = max(ratios), n_seed
+    side = len(seeds) if descriptive_seeds is None else min(descriptive_seeds, len(seeds))
     specs = [(REAL_SEED, REAL, n), (SYNTHETIC_ONLY, SYNTHETIC, top * n)]
-    specs += [(mixed_arm(r), MIXED, (1 + r) * n) for r in sorted(cfg.ratios)]
+    specs += [(mixed_arm(r), MIXED, (1 + r) * n) for r in sorted(ratios)]
     specs += [(validated_arm(), MIXED, (1 + top) * n), (size_matched_arm(), MIXED, (1 + top) * n)]
-    specs += [(mixed_arm(top, g), MIXED, (1 + top) * n) for g in GENERATORS[1:] if g in cfg.generators]
-    specs.append((REAL_LARGE, REAL, cfg.n_large))
+    specs += [(mixed_arm(top, g), MIXED, (1 + top) * n) for g in GENERATORS[1:] if g in generators]
+    specs.append((REAL_LARGE, REAL, n_large))
     swept = verdict_arms(COURSE, top)
-    return [(arm, group, size, arm in swept, len(cfg.seeds) if arm in swept else side) for arm, group, size in specs]
+    return [(arm, group, size, arm in swept, len(seeds) if arm in swept else side) for arm, group, size in specs]
+
+
+def planned_sizes(cfg) -> list[tuple[str, str, int, bool, int]]:
+    """banking77's arm_plan under `cfg`."""
+    return arm_plan(cfg.n_seed, cfg.ratios, cfg.n_large, cfg.generators, cfg.seeds, cfg.descriptive_seeds)
+
+
+def planned_intake_sizes(cfg) -> list[tuple[str, str, int, bool, int]]:
+    """The intake task's arm_plan under `cfg`; none when intake is off."""
+    if not intake_on(cfg):
+        return []
+    return arm_plan(
+        cfg.intake_n_seed, cfg.intake_ratios, cfg.intake_n_large, cfg.generators, cfg.seeds, cfg.descriptive_seeds
+    )
+
+
+def arm_jobs(
+    cfg, task: str, specs: list, epochs: float, train: dict, n_val: int, n_test: int, score: dict
+) -> tuple[list[FineTune], list[Generation]]:
+    """One task's fine-tunes and scoring passes: every fine-tune trains the same steps (`epochs` passes over the
+    largest planned arm); each verdict arm's sweep runs its grid and every extension and scores the validation
+    items; every other (arm, seed) trains once; every (arm, seed) scores the test items. Labels start with
+    `task`."""
+    steps = max(1, math.ceil(max(size for _, _, size, _, _ in specs) * epochs / cfg.batch_size))
+    from .nb01_data_size import sweep_size
+
+    swept = cfg.learning_rate is None
+    per_sweep = sweep_size(cfg.lr_grid, cfg.max_extensions)
+    sequences = steps * cfg.batch_size
+    finetunes = []
+    if swept:
+        finetunes += [
+            FineTune(f"{task}{arm} sweep", sequences=sequences, count=per_sweep, **train)
+            for arm, _, _, own, _ in specs
+            if own
+        ]
+    for arm, _, _, own, n_seeds in specs:
+        count = n_seeds - (swept and own)
+        if count:
+            finetunes.append(FineTune(f"{task}{arm}", sequences=sequences, count=count, **train))
+    generations = []
+    if swept:
+        n_sweeps = sum(own for _, _, _, own, _ in specs)
+        generations.append(Generation(f"{task}sweep validation", prompts=n_val, count=n_sweeps * per_sweep, **score))
+    runs = sum(n_seeds for _, _, _, _, n_seeds in specs)
+    generations.append(Generation(f"{task}arms, test", prompts=n_test, count=runs, **score))
+    return finetunes, generations
+
+
+def generator_jobs(cfg, task: str, requests: int, prompt_tokens: int, new_tokens: int) -> list[Generation]:
+    """The model generators' passes for one task: every one answers the same requests, once per seed."""
+    requested = dict(
+        prompts=requests,
+        prompt_tokens=prompt_tokens,
+        new_tokens=new_tokens,
+        batch_size=cfg.gen_batch_size,
+        count=len(cfg.seeds),
+    )
+    jobs = [Generation(f"{task}{COURSE} generator", model=cfg.model, **requested)]
+    if LARGER in cfg.generators and cfg.larger_generator:
+        jobs.append(
+            Generation(f"{task}{LARGER} generator ({cfg.larger_generator})", model=cfg.larger_generator, **requested)
+        )
+    return jobs
+
+
+def intake_jobs(cfg) -> tuple[list[FineTune], list[Generation]]:
+    """The intake arms' fine-tunes and generation passes (none when intake is off): training sequences as long
+    as nb01's longest intake sequence or a generated note at its full budget with the longest target, whichever
+    is longer; scoring at the longest target + 16 new tokens (target_token_budget) unless intake_max_new_tokens
+    is set."""
+    if not intake_on(cfg):
+        return [], []
+    from .nb01_data_size import (
+        INTAKE_ANSWER_TOKENS,
+        INTAKE_FINETUNED_PROMPT_TOKENS,
+        INTAKE_SEQ_TOKENS,
+        INTAKE_SHOT_TOKENS,
+        INTAKE_TARGET_MAX_TOKENS,
+    )
+
+    seq = max(INTAKE_SEQ_TOKENS, INTAKE_SEQ_TOKENS - INTAKE_FINETUNED_PROMPT_TOKENS + cfg.intake_gen_max_new_tokens)
+    train = dict(
+        model=cfg.model,
+        method=cfg.method,
+        lora_r=cfg.lora_r,
+        batch_size=cfg.batch_size,
+        seq_len=seq,
+        answer_share=INTAKE_ANSWER_TOKENS / seq,
+    )
+    score = dict(
+        model=cfg.model,
+        prompt_tokens=INTAKE_FINETUNED_PROMPT_TOKENS,
+        new_tokens=cfg.intake_max_new_tokens or INTAKE_TARGET_MAX_TOKENS + 16,
+        batch_size=cfg.eval_batch_size,
+    )
+    specs = planned_intake_sizes(cfg)
+    finetunes, scoring = arm_jobs(
+        cfg, "intake ", specs, cfg.intake_epochs, train, cfg.intake_n_val, cfg.intake_n_test, score
+    )
+    prompt = INTAKE_GENERATOR_LEAD_TOKENS + INTAKE_ANSWER_TOKENS + INTAKE_SHOT_TOKENS * cfg.intake_shots
+    requests = cfg.intake_n_seed * max(cfg.intake_ratios)
+    return finetunes, generator_jobs(cfg, "intake ", requests, prompt, cfg.intake_gen_max_new_tokens) + scoring
 
 
 def workload(cfg) -> Workload:
     """The fine-tunes and generation passes of notebook 07 under the settings `cfg` (upper bounds: each sweep
-    runs its grid and every extension). Every fine-tune trains the same steps (matched_steps over the planned
-    sizes). Generation: the course model (and the larger one where listed) answers n_seed x max(ratios)
-    requests per seed, each up to gen_max_new_tokens (most stop at the first line break); each sweep
-    fine-tune scores the validation messages, every (arm, seed) the test ones."""
-    from .nb01_data_size import BANK_ANSWER_TOKENS, BANK_LABEL_MAX_TOKENS, sweep_size
+    runs its grid and every extension). Per task, every fine-tune trains the same steps (matched over that
+    task's planned sizes). Generation: the course model (and the larger one where listed) answers
+    n_seed x max(ratios) requests per seed, each up to gen_max_new_tokens (most stop at the first line break);
+    each sweep fine-tune scores the validation messages, every (arm, seed) the test ones. The intake arms, when
+    on, add the same jobs at the intake sizes (`intake_jobs`)."""
+    from .nb01_data_size import BANK_ANSWER_TOKENS, BANK_LABEL_MAX_TOKENS
     from .nb05_model_size import BANK_FINETUNED_PROMPT_TOKENS, BANK_SEQ_TOKENS
 
-    specs = planned_sizes(cfg)
-    steps = max(1, math.ceil(max(size for _, _, size, _, _ in specs) * cfg.epochs / cfg.batch_size))
     train = dict(
         model=cfg.model,
         method=cfg.method,
@@ -835,56 +1207,26 @@ def workload(cfg) -> Workload:
         seq_len=BANK_SEQ_TOKENS,
         answer_share=BANK_ANSWER_TOKENS / BANK_SEQ_TOKENS,
     )
-    swept = cfg.learning_rate is None
-    per_sweep = sweep_size(cfg.lr_grid, cfg.max_extensions)
-    finetunes = []
-    if swept:
-        finetunes += [
-            FineTune(f"{arm} sweep", sequences=steps * cfg.batch_size, count=per_sweep, **train)
-            for arm, _, _, own, _ in specs
-            if own
-        ]
-    for arm, _, _, own, n_seeds in specs:
-        count = n_seeds - (swept and own)
-        if count:
-            finetunes.append(FineTune(arm, sequences=steps * cfg.batch_size, count=count, **train))
-    n_sweeps = sum(own for _, _, _, own, _ in specs)
-    requests = cfg.n_seed * max(cfg.ratios)
-    gen_prompt = GENERATOR_PROMPT_TOKENS + SEED_MESSAGE_TOKENS * cfg.shots
-    requested = dict(  # every generator answers the same requests, once per seed
-        prompts=requests,
-        prompt_tokens=gen_prompt,
-        new_tokens=cfg.gen_max_new_tokens,
-        batch_size=cfg.gen_batch_size,
-        count=len(cfg.seeds),
-    )
-    generations = [Generation(f"{COURSE} generator", model=cfg.model, **requested)]
-    if LARGER in cfg.generators and cfg.larger_generator:
-        generations.append(
-            Generation(f"{LARGER} generator ({cfg.larger_generator})", model=cfg.larger_generator, **requested)
-        )
     score = dict(
         model=cfg.model,
         prompt_tokens=BANK_FINETUNED_PROMPT_TOKENS,
         new_tokens=BANK_LABEL_MAX_TOKENS + 2,
         batch_size=cfg.eval_batch_size,
     )
-    if swept:
-        generations.append(
-            Generation(
-                "sweep validation",
-                prompts=cfg.n_val,
-                count=n_sweeps * per_sweep,
-                **score,
-            )
-        )
-    runs = sum(n_seeds for _, _, _, _, n_seeds in specs)
-    generations.append(Generation("arms, test", prompts=cfg.n_test, count=runs, **score))
+    finetunes, scoring = arm_jobs(cfg, "", planned_sizes(cfg), cfg.epochs, train, cfg.n_val, cfg.n_test, score)
+    gen_prompt = GENERATOR_PROMPT_TOKENS + SEED_MESSAGE_TOKENS * cfg.shots
+    generations = generator_jobs(cfg, "", cfg.n_seed * max(cfg.ratios), gen_prompt, cfg.gen_max_new_tokens) + scoring
+    intake_finetunes, intake_generations = intake_jobs(cfg)
     notes = [
-        "every fine-tune trains the same steps: epochs passes over the largest planned arm",
+        "every fine-tune trains the same steps: epochs passes over the task's largest planned arm",
         "synthetic sets are counted full; skipped outputs and the filter make some arms smaller (same steps)",
         "sweeps are counted at their full grid plus max_extensions rates, one per arm a verdict compares",
         "arms no verdict compares (smaller ratios, other generators) run descriptive_seeds seeds at a borrowed rate",
         "not counted: the closing cell's demo generation on the learner's own model",
     ]
-    return Workload("synthetic_data", finetunes, generations, notes)
+    if intake_finetunes:
+        notes.append(
+            "intake arms: the same design at the intake sizes; generated notes stop at their first line break, most "
+            "well before intake_gen_max_new_tokens"
+        )
+    return Workload("synthetic_data", finetunes + intake_finetunes, generations + intake_generations, notes)
