@@ -1,6 +1,7 @@
 # Two commands from nothing: each sets up .venv first when it is missing (scripts/setup.sh), then runs.
 #   make course [PROFILE=cpu] [ONLY="00 01"] [PUBLISH=1]   run the notebooks
 #   make test                                              run the tests
+#   make rehearse                                          every notebook under the t4 and gpu tiers' code paths, on the CPU
 #   make setup                                             only the environment
 PY := .venv/bin/python
 # test workers (pytest-xdist): one per core, at most 4 (each loads its own models). worksteal: a worker that runs
@@ -8,7 +9,7 @@ PY := .venv/bin/python
 # are shared instead of queued behind each other on one worker.
 TEST_WORKERS ?= $(shell n=$$(nproc); echo $$(( n < 4 ? n : 4 )))
 
-.PHONY: setup course test
+.PHONY: setup course test rehearse
 
 .venv/.ready: pyproject.toml scripts/setup.sh
 	bash scripts/setup.sh
@@ -22,3 +23,7 @@ test: .venv/.ready
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal
+
+# Not part of `make test` (about 10 minutes on 2 cores beyond the CI's 15-minute budget): tests/test_rehearsal_runs.py
+rehearse: .venv/.ready
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal -m rehearsal tests/test_rehearsal_runs.py
