@@ -24,6 +24,6 @@ test: .venv/.ready
 	.venv/bin/ruff format --check .
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal
 
-# Not part of `make test` (about 10 minutes on 2 cores beyond the CI's 15-minute budget): tests/test_rehearsal_runs.py
+# Not part of `make test` (13 runs, 16.7 minutes on one core: past the CI's 15-minute budget beside the smoke course)
 rehearse: .venv/.ready
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal -m rehearsal tests/test_rehearsal_runs.py

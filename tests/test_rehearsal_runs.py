@@ -2,8 +2,8 @@
 tier's branches and grid shapes, two seeds, the tiny model for every hub model, smoke sizes. The cells run in
 this test process (helpers/course/cell_runner.py), whose imports are already warm, so a run costs its own work.
 
-These runs take about 10 minutes on 2 cores, more than the CI's 15-minute budget leaves beside the smoke
-course, so `make test` leaves them out (marker `rehearsal`); `make rehearse` runs them."""
+These 13 runs took 16.7 minutes on one core, more than the CI's 15-minute budget leaves beside the smoke course
+on 2 cores, so `make test` leaves them out (marker `rehearsal`); `make rehearse` runs them."""
 
 import json
 
