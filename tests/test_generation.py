@@ -112,5 +112,7 @@ def test_first_line_stops_a_row_after_its_first_line_of_text():
 
     ids = torch.tensor([[0, ord("\n"), ord("a")], [0, ord("a"), ord("\n")], [0, ord(" "), ord("b")]])
     assert FirstLineStop(Tokenizer(), 1)(ids, None).tolist() == [False, True, False]  # a leading break is no line
+    rows = torch.tensor([[0] + [ord(c) for c in text] for text in ("ab:\n  ", "a:\nbc\n", "ab: \n ")])
+    assert FirstLineStop(Tokenizer(), 1)(rows, None).tolist() == [False, True, False]  # a lead-in is no line
     outputs = generate(load_model("tiny"), prompts(3), max_new_tokens=12, batch_size=3, progress=False, first_line=True)
     assert all("\n" not in out.strip() for out in outputs)

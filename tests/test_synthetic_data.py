@@ -58,6 +58,11 @@ def test_the_rule_generator_needs_no_model_follows_its_seed_and_balances_the_int
         ("I cannot find my card", ("I cannot find my card", "ok")),
         ("I'm sorry to bother you, my card is stuck", ("I'm sorry to bother you, my card is stuck", "ok")),
         ("I am unable to top up", ("I am unable to top up", "ok")),
+        # a lead-in on its own line is skipped: the message is the next line, or there is none
+        ("Here's a new message with the same intent:\nMy card never arrived", ("My card never arrived", "ok")),
+        ('Sure, here it is.\n"where is my refund"', ("where is my refund", "ok")),
+        ("Here's the answer:", (None, "lead-in only")),
+        ("Message:\n- why was I charged twice", ("why was I charged twice", "ok")),
     ],
 )
 def test_generator_outputs_are_cleaned_or_counted_as_unusable(raw, expected):

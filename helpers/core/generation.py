@@ -126,8 +126,9 @@ def generate(
     greedily; a positive value samples at that temperature within nucleus `top_p`, with torch's CPU
     generator and the current CUDA device's (if any) seeded with `seed` (required) for the call and restored
     afterwards, so a seed gives the same samples again and the caller's random numbers do not move.
-    first_line: a row stops once it has written a line break after some text (only its first line is
-    wanted), which saves the rest of max_new_tokens.
+    first_line: a row stops once it has written a line of text followed by a line break (only its first line is
+    wanted), which saves the rest of max_new_tokens; a line that ends with a colon is a lead-in ("Here is the
+    message:"), not that line, so the row goes on past it.
     """
     if temperature is not None and temperature <= 0:
         raise ValueError(f"temperature must be positive (None: greedy); got {temperature}")
@@ -170,8 +171,8 @@ def sampling_seeded(seed: int) -> Iterator[None]:
 
 
 class FirstLineStop(StoppingCriteria):
-    """A stopping criterion: a row is done once its new tokens (from `start`) hold text followed by a line
-    break."""
+    """A stopping criterion: a row is done once its new tokens (from `start`) hold a line of text that does not
+    end with a colon, followed by a line break."""
 
     def __init__(self, tokenizer, start: int):
         self.tokenizer, self.start = tokenizer, start
@@ -181,7 +182,7 @@ class FirstLineStop(StoppingCriteria):
         return torch.tensor([bool(_FIRST_LINE.search(t)) for t in texts], device=input_ids.device)
 
 
-_FIRST_LINE = re.compile(r"\S[^\n]*\n")
+_FIRST_LINE = re.compile(r"[^\s:][ \t]*\n")  # a line whose last visible character is not a colon
 
 
 def repeated_cache(prefix_cache, rows: int):

@@ -265,14 +265,23 @@ _PREFIX = re.compile(r"^(?:new message|message|customer|answer)\s*:\s*", re.IGNO
 INTAKE_PREFIX = re.compile(r"^(?:new intake note|new note|intake note|note|answer)\s*:\s*", re.IGNORECASE)
 
 
+# A small model often introduces its answer on a line of its own ("Here's a new message:", "Sure, here it is.").
+LEAD_IN = re.compile(r"(?i)^(?:.*:\s*$|(?:here'?s|here is|sure|certainly|of course|okay)\b)")
+
+
 def clean_generation(text: str, prefix: re.Pattern = _PREFIX) -> tuple[str | None, str]:
-    """(the message, "ok") from a generator's raw output, or (None, reason): its first non-empty line without a
-    list marker, a `prefix` ("Message:" style; INTAKE_PREFIX for notes) or surrounding quotes. Reasons:
-    "empty" (nothing left), "no words" (no letter), "refusal" (the model declines)."""
+    """(the message, "ok") from a generator's raw output, or (None, reason): its first non-empty line that is not
+    a lead-in (`LEAD_IN`: a line ending with a colon, or one starting "Here's", "Sure"...), without a list
+    marker, a `prefix` ("Message:" style; INTAKE_PREFIX for notes) or surrounding quotes. Reasons: "empty"
+    (nothing left), "lead-in only" (no line after the lead-in), "no words" (no letter), "refusal" (the model
+    declines)."""
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     if not lines:
         return None, "empty"
-    line = prefix.sub("", _LEAD.sub("", lines[0])).strip().strip("\"'“”").strip()
+    content = [line for line in lines if not LEAD_IN.match(line) or (prefix.match(line) and prefix.sub("", line))]
+    if not content:
+        return None, "lead-in only"
+    line = prefix.sub("", _LEAD.sub("", content[0])).strip().strip("\"'“”").strip()
     if not line:
         return None, "empty"
     if not re.search(r"[A-Za-z]", line):
