@@ -1159,6 +1159,22 @@ def generator_jobs(cfg, task: str, requests: int, prompt_tokens: int, new_tokens
     return jobs
 
 
+def job_fields(cfg, seq_len: int, answer_tokens: int, prompt_tokens: int, new_tokens: int) -> tuple[dict, dict]:
+    """The fields a task's fine-tunes (FineTune) and scoring passes (Generation) share under the settings `cfg`:
+    training sequences of seq_len tokens, answer_tokens of them in the loss; prompt_tokens scored with up to
+    new_tokens generated."""
+    train = dict(
+        model=cfg.model,
+        method=cfg.method,
+        lora_r=cfg.lora_r,
+        batch_size=cfg.batch_size,
+        seq_len=seq_len,
+        answer_share=answer_tokens / seq_len,
+    )
+    score = dict(model=cfg.model, prompt_tokens=prompt_tokens, new_tokens=new_tokens, batch_size=cfg.eval_batch_size)
+    return train, score
+
+
 def intake_jobs(cfg) -> tuple[list[FineTune], list[Generation]]:
     """The intake arms' fine-tunes and generation passes (none when intake is off): training sequences as long
     as nb01's longest intake sequence or a generated note at its full budget with the longest target, whichever
@@ -1175,20 +1191,8 @@ def intake_jobs(cfg) -> tuple[list[FineTune], list[Generation]]:
     )
 
     seq = max(INTAKE_SEQ_TOKENS, INTAKE_SEQ_TOKENS - INTAKE_FINETUNED_PROMPT_TOKENS + cfg.intake_gen_max_new_tokens)
-    train = dict(
-        model=cfg.model,
-        method=cfg.method,
-        lora_r=cfg.lora_r,
-        batch_size=cfg.batch_size,
-        seq_len=seq,
-        answer_share=INTAKE_ANSWER_TOKENS / seq,
-    )
-    score = dict(
-        model=cfg.model,
-        prompt_tokens=INTAKE_FINETUNED_PROMPT_TOKENS,
-        new_tokens=cfg.intake_max_new_tokens or INTAKE_TARGET_MAX_TOKENS + 16,
-        batch_size=cfg.eval_batch_size,
-    )
+    new_tokens = cfg.intake_max_new_tokens or INTAKE_TARGET_MAX_TOKENS + 16
+    train, score = job_fields(cfg, seq, INTAKE_ANSWER_TOKENS, INTAKE_FINETUNED_PROMPT_TOKENS, new_tokens)
     specs = planned_intake_sizes(cfg)
     finetunes, scoring = arm_jobs(
         cfg, "intake ", specs, cfg.intake_epochs, train, cfg.intake_n_val, cfg.intake_n_test, score
@@ -1208,19 +1212,8 @@ def workload(cfg) -> Workload:
     from .nb01_data_size import BANK_ANSWER_TOKENS, BANK_LABEL_MAX_TOKENS
     from .nb05_model_size import BANK_FINETUNED_PROMPT_TOKENS, BANK_SEQ_TOKENS
 
-    train = dict(
-        model=cfg.model,
-        method=cfg.method,
-        lora_r=cfg.lora_r,
-        batch_size=cfg.batch_size,
-        seq_len=BANK_SEQ_TOKENS,
-        answer_share=BANK_ANSWER_TOKENS / BANK_SEQ_TOKENS,
-    )
-    score = dict(
-        model=cfg.model,
-        prompt_tokens=BANK_FINETUNED_PROMPT_TOKENS,
-        new_tokens=BANK_LABEL_MAX_TOKENS + 2,
-        batch_size=cfg.eval_batch_size,
+    train, score = job_fields(
+        cfg, BANK_SEQ_TOKENS, BANK_ANSWER_TOKENS, BANK_FINETUNED_PROMPT_TOKENS, BANK_LABEL_MAX_TOKENS + 2
     )
     finetunes, scoring = arm_jobs(cfg, "", planned_sizes(cfg), cfg.epochs, train, cfg.n_val, cfg.n_test, score)
     gen_prompt = GENERATOR_PROMPT_TOKENS + SEED_MESSAGE_TOKENS * cfg.shots
