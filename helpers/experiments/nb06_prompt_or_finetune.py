@@ -550,10 +550,8 @@ def closing_note(verdicts: list[verdict.Verdict], task_key: str) -> str:
     verdict is supported or not supported; otherwise the line says the run cannot tell. Each line ends with
     the verdict's measured numbers and scale."""
 
-    def line(name: str, supported: str, not_supported: str, open_: str) -> str:
-        v = verdict.by_id(verdicts, f"06.{task_key}.{name}")
-        text = {verdict.SUPPORTED: supported, verdict.NOT_SUPPORTED: not_supported}.get(v.status, open_)
-        return f"- **{v.status}** ({v.id}): {text} {v.details} [{v.scale}]"
+    def line(name: str, *wordings: str) -> str:
+        return verdict.status_line(verdict.by_id(verdicts, f"06.{task_key}.{name}"), *wordings)
 
     return "\n".join(
         [

@@ -960,10 +960,8 @@ def closing_note(
         removed += f", and {share(reference_share)} of real {items} outside the seed"
     points = f"{margin * 100:.0f} points"
 
-    def line(name: str, supported: str, not_supported: str, open_: str) -> str:
-        v = verdict.by_id(verdicts, f"07.{task_key}.{name}")
-        text = {verdict.SUPPORTED: supported, verdict.NOT_SUPPORTED: not_supported}.get(v.status, open_)
-        return f"- **{v.status}** ({v.id}): {text} {v.details} [{v.scale}]"
+    def line(name: str, *wordings: str) -> str:
+        return verdict.status_line(verdict.by_id(verdicts, f"07.{task_key}.{name}"), *wordings)
 
     return "\n".join(
         [

@@ -320,3 +320,11 @@ def by_id(verdicts: list[Verdict], verdict_id: str) -> Verdict:
         if v.id == verdict_id:
             return v
     raise KeyError(f"no verdict {verdict_id!r}; there are: {', '.join(v.id for v in verdicts)}")
+
+
+def status_line(v: Verdict, supported: str, not_supported: str, open_: str) -> str:
+    """A closing-note line whose wording follows the verdict's status: `supported` or `not_supported` asserts a
+    finding only under that status; any other status gets `open_` (the run cannot tell). Ends with the verdict's
+    measured numbers and scale."""
+    text = {SUPPORTED: supported, NOT_SUPPORTED: not_supported}.get(v.status, open_)
+    return f"- **{v.status}** ({v.id}): {text} {v.details} [{v.scale}]"
