@@ -46,10 +46,13 @@ def toy_examples():
     )
 
 
-# Longest first: the course's notebook runs (a minute or more each), then the other tests marked slow, then the
-# rest, each group in its collected order. Under `--dist worksteal` the workers then end together instead of one
-# finishing the notebooks alone while the others wait.
-LONGEST_TESTS = ("test_course.py::test_smoke_course_runs_each_notebook",)
+# Longest first: the course's notebook runs and rehearsals (up to a minute or two each), then the other tests
+# marked slow, then the rest, each group in its collected order. Under `--dist worksteal` the workers then end
+# together instead of one finishing the notebooks alone while the others wait.
+LONGEST_TESTS = (
+    "test_course.py::test_smoke_course_runs_each_notebook",
+    "test_rehearsal_runs.py::test_each_notebook_runs_each_gpu_tiers_code_paths_on_the_cpu",
+)
 
 
 def _running_order(item) -> int:

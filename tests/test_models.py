@@ -154,3 +154,25 @@ def test_random_weights_with_published_shapes(tmp_path, monkeypatch):
     assert load_model("random:SmolLM2-135M").content_hash == first_hash  # built once, then read from the cache
     with pytest.raises(ModelNotAvailableError, match="Qwen2.5-0.5B"):
         load_model("random:GPT-5")
+
+
+def test_the_first_load_freezes_the_import_time_objects_once_and_later_garbage_is_still_collected(tiny):
+    import gc
+    import weakref
+
+    frozen = gc.get_freeze_count()
+    assert frozen > 0  # the tiny fixture's load froze what the imports brought in
+    later = [[i] for i in range(1000)]  # objects made after the first load
+    models.freeze_import_time_objects()
+    load_model("tiny")
+    assert gc.get_freeze_count() == frozen and later  # once per process: later objects stay collectable
+
+    class Cycle:
+        pass
+
+    node = Cycle()
+    node.itself = node
+    ref = weakref.ref(node)
+    del node
+    gc.collect()
+    assert ref() is None
