@@ -196,7 +196,7 @@ FINDING_PHRASES = [
     r"helps",
     r"(is|was|are|were) within",
     r"within the (margin|noise)",
-    r"match(es|ed)",
+    r"(?<!-)match(es|ed)",  # not a compound like "size-matched" (an arm's name in a table)
     r"outperform\w*",
     r"forg(ets|ot|otten)",
     r"(does|did) not (stay|make)",
@@ -246,6 +246,11 @@ def status_invariant_assertions(template: str) -> list[str]:
     renders = [_sentences(playbook.render(template, forced_status={"*": status})[0]) for status in STATUSES]
     invariant = set.intersection(*renders) - _verdict_report_sentences()
     return sorted(unit for unit in invariant if FINDING_WORDS.search(unit))
+
+
+def test_finding_words_find_a_claim_of_matching_but_not_an_arm_named_size_matched():
+    assert FINDING_WORDS.search("LoRA matched full fine-tuning.")
+    assert not FINDING_WORDS.search("| real + unvalidated course model, size-matched | 70 to 80 | 63% |")
 
 
 @pytest.mark.parametrize("template", TEMPLATES)
