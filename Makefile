@@ -1,8 +1,7 @@
 # Two commands from nothing: each sets up .venv first when it is missing (scripts/setup.sh), then runs.
 #   make course [PROFILE=cpu] [ONLY="00 01"] [PUBLISH=1]   run the notebooks
-#   make test                                              run the tests
+#   make test                                              run the tests (the rehearsals below included)
 #   make rehearse                                          every notebook under the t4 and gpu tiers' code paths, on the CPU
-#                                                          (make test runs the gpu tier's)
 #   make setup                                             only the environment
 PY := .venv/bin/python
 # test workers (pytest-xdist): one per core, at most 4 (each loads its own models). worksteal: a worker that runs
@@ -25,7 +24,6 @@ test: .venv/.ready
 	.venv/bin/ruff format --check .
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal
 
-# All 13 rehearsals: `make test` runs each notebook's gpu-tier one; this adds the five t4-tier ones that differ
-# (tests/test_rehearsal_runs.py says why CI can leave them out)
+# Only the rehearsals (make test runs them too): every notebook under the t4 and gpu tiers' code paths
 rehearse: .venv/.ready
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal -m "rehearsal or not rehearsal" tests/test_rehearsal_runs.py
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal tests/test_rehearsal_runs.py

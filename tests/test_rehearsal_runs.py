@@ -1,14 +1,11 @@
-"""Every notebook rehearsed under the GPU tiers' code paths on the CPU (helpers/course/rehearsal.py): a tier's
-branches and grid shapes, two seeds, the tiny model for every hub model, smoke sizes. The cells run in this test
-process (helpers/course/cell_runner.py), whose imports are already warm, so a run costs its own work.
+"""Every notebook rehearsed under each GPU tier's code paths on the CPU (helpers/course/rehearsal.py): the
+tier's branches and grid shapes, two seeds, the tiny model for every hub model, smoke sizes. The cells run in
+this test process (helpers/course/cell_runner.py), whose imports are already warm, so a run costs its own work.
 
-`make test` (and so CI) runs each notebook's gpu-tier rehearsal: 8 runs, 322 s on one core. The t4 tier differs
-from the gpu tier only in the values of its grids and counts, never in a switch that opens a branch
-(test_the_t4_rehearsal_differs_from_the_gpu_one_only_in_grid_values fails otherwise), so its five rehearsals that
-differ from the gpu tier's (171 s more) run with `make rehearse`, which runs all 13 (marker `rehearsal`)."""
+13 runs (a t4 rehearsal whose settings equal the gpu one's runs once), 497 s on one core: part of `make test` and
+so of CI; `make rehearse` runs only these."""
 
 import json
-import numbers
 
 import pytest
 
@@ -25,39 +22,17 @@ def settings(notebook_stem: str, tier: str) -> dict:
 
 
 def cases() -> list:
-    """(notebook, tier): each notebook's gpu-tier rehearsal, and its t4 one (marked `rehearsal`, left to `make
-    rehearse`) where the settings differ: the same settings run the same code."""
+    """(notebook, tier) for each notebook and rehearsed tier, leaving out a tier whose rehearsal settings equal
+    an earlier tier's for that notebook: the same settings run the same code."""
     out = []
     for notebook in list_notebooks():
-        out.append(pytest.param(notebook, "gpu", id=f"{notebook.stem}-gpu"))
-        if settings(notebook.stem, "t4") != settings(notebook.stem, "gpu"):
-            out.append(pytest.param(notebook, "t4", id=f"{notebook.stem}-t4", marks=pytest.mark.rehearsal))
+        seen: list[dict] = []
+        for tier in rehearsal.REHEARSED_TIERS:
+            values = settings(notebook.stem, tier)
+            if values not in seen:
+                out.append(pytest.param(notebook, tier, id=f"{notebook.stem}-{tier}"))
+                seen.append(values)
     return out
-
-
-def same_branch(one, other) -> bool:
-    """Whether two values of a setting run the same code: grids of numbers (any length or values) or positive
-    counts. A switch, a string, a None or an empty grid that differs may open or close a branch."""
-    if isinstance(one, list) and isinstance(other, list):
-        kinds = {type(v) for v in one + other}
-        return bool(one) and bool(other) and len(kinds) == 1 and issubclass(kinds.pop(), numbers.Real)
-    plain_number = isinstance(one, numbers.Real) and not isinstance(one, bool)
-    return plain_number and type(one) is type(other) and one > 0 and other > 0
-
-
-@pytest.mark.parametrize("notebook", list_notebooks(), ids=lambda nb: nb.stem)
-def test_the_t4_rehearsal_differs_from_the_gpu_one_only_in_grid_values(notebook):
-    """What lets CI run only the gpu-tier rehearsals: no t4 setting opens or closes a branch."""
-    t4, gpu = settings(notebook.stem, "t4"), settings(notebook.stem, "gpu")
-    assert t4.keys() == gpu.keys()
-    own = {key: (t4[key], gpu[key]) for key in t4 if t4[key] != gpu[key] and not same_branch(t4[key], gpu[key])}
-    assert not own, f"{notebook.stem}: the t4 tier has settings of its own (t4, gpu): {own}"
-
-
-def test_same_branch_tells_grid_values_from_a_switch():
-    assert same_branch([2, 5, 8], [2, 4, 6, 8]) and same_branch([1, 2, 3, 4], [1, 3, 4]) and same_branch(1, 2)
-    assert not same_branch(["qlora"], ["lora"]) and not same_branch(0, 2) and not same_branch(True, False)
-    assert not same_branch([], [1, 3]) and not same_branch(None, 2) and not same_branch(1, 2.0)
 
 
 @pytest.mark.timeout(900)
