@@ -34,3 +34,11 @@ def test_a_failing_cell_is_named_with_its_error(tmp_path):
     path = notebook(tmp_path, "x = 1", "raise ValueError('broken on purpose')")
     with pytest.raises(CellError, match=r"99_demo.ipynb, cell 3: ValueError: broken on purpose"):
         run_in_process(path, {}, tmp_path / "work")
+
+
+def test_without_jupyter_a_displayed_value_is_printed(tmp_path, monkeypatch, capsys):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "IPython.display", None)  # importing it now raises ImportError
+    run_in_process(notebook(tmp_path, 'display("shown as text")'), {}, tmp_path / "work")
+    assert "shown as text" in capsys.readouterr().out

@@ -109,3 +109,30 @@ def test_resume_keeps_finished_notebooks_and_runs_the_rest(tmp_path, monkeypatch
         course.run_course("cpu", run_dir=run_dir, resume=True)
     with pytest.raises(SystemExit, match="no course_status.json"):
         course.run_course(None, run_dir=tmp_path / "elsewhere", resume=True)
+
+
+def test_set_reads_python_literals_and_plain_text_and_names_a_malformed_item():
+    assert course.parse_overrides(["seeds=[0, 1]", "learning_rate=3e-4", "model=smollm2-135m", "n_eval=None"]) == {
+        "seeds": [0, 1],
+        "learning_rate": 3e-4,
+        "model": "smollm2-135m",
+        "n_eval": None,
+    }
+    with pytest.raises(ValueError, match="write NAME=VALUE"):
+        course.parse_overrides(["seeds"])
+
+
+def test_set_refuses_an_unknown_parameter_and_publishing(tmp_path):
+    with pytest.raises(SystemExit, match=r"00_quickstart has no parameter n_epochs; its parameters: .*epochs"):
+        course.run_course("smoke", ["00"], tmp_path / "run", overrides={"n_epochs": 1})
+    with pytest.raises(SystemExit, match="a published result runs the profile's defaults"):
+        course.run_course("smoke", ["00"], tmp_path / "run", publish=True, overrides={"epochs": 1.0})
+    assert not (tmp_path / "run").exists()  # refused before anything ran
+
+
+def test_no_kernel_runs_the_notebook_in_this_process_with_the_overrides_recorded(tmp_path, capsys):
+    code = course.run_course("smoke", ["00"], tmp_path / "run", overrides={"n_eval": 8}, in_process=True)
+    assert code == 0, capsys.readouterr().err[-2000:]
+    result = json.loads((tmp_path / "run" / "results" / "00_quickstart.json").read_text())
+    assert result["profile"] == "smoke" and result["parameters"]["n_eval"] == 8
+    assert not (tmp_path / "run" / "00_quickstart.ipynb").exists()  # no kernel, no executed notebook

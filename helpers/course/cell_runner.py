@@ -22,12 +22,19 @@ class CellError(RuntimeError):
 
 
 def code_cells(notebook: Path) -> list[tuple[int, str, bool]]:
-    """(index, source, is the parameters cell) of each code cell, in order."""
-    import nbformat
+    """(index, source, is the parameters cell) of each code cell, in order. Read as plain JSON (the notebook
+    format), so that a machine without Jupyter's packages can run it."""
+    import json
 
-    cells = nbformat.read(str(notebook), as_version=4).cells
+    cells = json.loads(Path(notebook).read_text())["cells"]
     return [
-        (i, c.source, "parameters" in c.metadata.get("tags", [])) for i, c in enumerate(cells) if c.cell_type == "code"
+        (
+            i,
+            "".join(c["source"]) if isinstance(c["source"], list) else c["source"],
+            "parameters" in c["metadata"].get("tags", []),
+        )
+        for i, c in enumerate(cells)
+        if c["cell_type"] == "code"
     ]
 
 
@@ -54,8 +61,10 @@ def contained(workdir: Path) -> Iterator[None]:
 def run_in_process(notebook: Path, parameters: dict, workdir: Path) -> dict:
     """Execute the notebook's code cells in this process with `parameters` injected after its parameters cell;
     return the namespace. Raises CellError naming the first cell that fails."""
-    from IPython.display import display
-
+    try:
+        from IPython.display import display
+    except ImportError:  # a machine without Jupyter: show what a cell displays as text
+        display = _print_display
     notebook = Path(notebook).resolve()
     namespace: dict = {"__name__": "__main__", "display": display}  # a kernel's namespace has display too
     injected = "\n".join(f"{name} = {value!r}" for name, value in parameters.items())
@@ -65,6 +74,11 @@ def run_in_process(notebook: Path, parameters: dict, workdir: Path) -> dict:
             if is_parameters:
                 run_cell(notebook, index, injected, namespace)
     return namespace
+
+
+def _print_display(*objects, **_) -> None:
+    for obj in objects:
+        print(obj.to_string() if hasattr(obj, "to_string") else obj)
 
 
 def run_cell(notebook: Path, index: int, source: str, namespace: dict) -> None:

@@ -104,6 +104,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue a run that stopped: keep the notebooks that finished in RUN_DIR, run the others there",
     )
     course.add_argument(
+        "--set",
+        action="append",
+        metavar="NAME=VALUE",
+        help="set a notebook parameter beyond the profile's defaults, e.g. --set model=smollm2-135m "
+        "(repeatable; not with --publish)",
+    )
+    course.add_argument(
+        "--no-kernel",
+        action="store_true",
+        help="run each notebook's cells in this process, without Jupyter (a bare machine); no executed copy is kept",
+    )
+    course.add_argument(
         "--plan",
         action="store_true",
         help="run nothing: print each notebook's fine-tunes, tokens, estimated minutes and peak memory",
@@ -200,7 +212,21 @@ def _run(args: argparse.Namespace) -> int:
             if args.profile or args.publish:
                 raise UserError("--rehearse TIER runs that tier's rehearsal profile: drop --profile and --publish")
             profile = rehearsal_profile(args.rehearse)
-        return run_course(profile, args.only, args.resume or args.run_dir, args.publish, resume=bool(args.resume))
+        from .runner import parse_overrides
+
+        try:
+            overrides = parse_overrides(args.set)
+        except ValueError as err:
+            raise UserError(str(err)) from None
+        return run_course(
+            profile,
+            args.only,
+            args.resume or args.run_dir,
+            args.publish,
+            resume=bool(args.resume),
+            overrides=overrides,
+            in_process=args.no_kernel,
+        )
     if args.command == "prepare-model":
         from ..core.models import resolve
 

@@ -1,4 +1,4 @@
-"""The course runner: execute every notebook with papermill, in order, into a run folder."""
+"""The course runner: execute every notebook with papermill (or in this process), in order, into a run folder."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..core.paths import NOTEBOOKS_DIR, RESULTS_DIR, RUNS_DIR
+from .cell_runner import run_in_process
 from .executed import NOTEBOOKS_SUBDIR, keep_executed
 from .profiles import PROFILES, default_profile
 from .rehearsal import is_rehearsal
@@ -92,11 +93,18 @@ def run_course(
     publish: bool = False,
     kernel: str = "python3",
     resume: bool = False,
+    overrides: dict | None = None,
+    in_process: bool = False,
 ) -> int:
     """Run the notebooks; print a summary table; return a process exit code (0: all succeeded). With `resume`,
-    `run_dir` is an earlier run's folder: the notebooks that finished there are kept, not run again."""
-    import papermill
-
+    `run_dir` is an earlier run's folder: the notebooks that finished there are kept, not run again.
+    `overrides` sets notebook parameters beyond the profile's defaults (never published); `in_process` runs each
+    notebook's cells in this process instead of a Jupyter kernel (a machine without ipykernel or papermill, e.g.
+    a bare GPU container): results and figures are written as usual, but no executed notebook is kept."""
+    overrides = dict(overrides or {})
+    if publish and overrides:
+        names = ", ".join(overrides)
+        raise SystemExit(f"--set {names}: a published result runs the profile's defaults; drop --publish or --set")
     if resume:
         profile = resume_profile(run_dir, profile)
     profile = profile or default_profile()
@@ -104,10 +112,12 @@ def run_course(
         raise SystemExit(f"unknown profile {profile!r}: choose one of {PROFILES}")
     if publish and is_rehearsal(profile):
         raise SystemExit(f"{profile}: a rehearsal checks that the code runs; its results are never published")
+    notebooks = list_notebooks(only)
+    for notebook in notebooks:
+        check_overrides(notebook.stem, overrides)
     run_dir = Path(run_dir or RUNS_DIR / f"{datetime.now():%Y%m%d-%H%M%S}-{profile}")
     results_dir = run_dir / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
-    notebooks = list_notebooks(only)
     finished = _read_status(run_dir).get("finished", {}) if resume else {}
     backend = os.environ.get("MPLBACKEND")
     print(f"Running {len(notebooks)} notebook(s), profile '{profile}', into {run_dir}", flush=True)
@@ -122,17 +132,23 @@ def run_course(
         print(f"\n=== {notebook.name} ===", flush=True)
         workdir = run_dir / "work" / notebook.stem  # each notebook writes its scratch files apart
         workdir.mkdir(parents=True, exist_ok=True)
+        parameters = {"profile": profile, "results_dir": str(results_dir.resolve()), **overrides}
         try:
-            os.environ["MPLBACKEND"] = INLINE_BACKEND  # the kernel draws figures into the executed notebook
-            papermill.execute_notebook(
-                str(notebook),
-                str(run_dir / notebook.name),
-                parameters={"profile": profile, "results_dir": str(results_dir.resolve())},
-                kernel_name=kernel,
-                cwd=str(workdir),
-                progress_bar=True,
-                log_output=False,
-            )
+            if in_process:
+                run_in_process(notebook, parameters, workdir)
+            else:
+                import papermill
+
+                os.environ["MPLBACKEND"] = INLINE_BACKEND  # the kernel draws figures into the executed notebook
+                papermill.execute_notebook(
+                    str(notebook),
+                    str(run_dir / notebook.name),
+                    parameters=parameters,
+                    kernel_name=kernel,
+                    cwd=str(workdir),
+                    progress_bar=True,
+                    log_output=False,
+                )
         except Exception as err:  # papermill raises PapermillExecutionError with the cell's error
             status, error = "FAILED", _error_summary(err)
             print(f"{notebook.name} failed: {error}", file=sys.stderr)
@@ -160,6 +176,32 @@ def run_course(
         print(f"\n{len(failed)} notebook(s) failed: " + ", ".join(f"{r[0]} ({r[3]})" for r in failed), file=sys.stderr)
         return 1
     return 0
+
+
+def check_overrides(stem: str, overrides: dict) -> None:
+    """Stop, naming the notebook's parameters, when an override names none of them."""
+    from .profiles import EXPERIMENT_SETTINGS, parameter_names
+
+    known = parameter_names(EXPERIMENT_SETTINGS[stem]) if stem in EXPERIMENT_SETTINGS else []
+    unknown = [name for name in overrides if name not in known]
+    if unknown:
+        raise SystemExit(f"--set: {stem} has no parameter {', '.join(unknown)}; its parameters: {', '.join(known)}")
+
+
+def parse_overrides(items: list[str] | None) -> dict:
+    """`--set NAME=VALUE` items as a dict: VALUE as a Python literal (3e-4, [0, 1], None, 'text'), else as text."""
+    import ast
+
+    overrides = {}
+    for item in items or []:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"--set {item!r}: write NAME=VALUE, e.g. --set model=smollm2-135m or --set seeds=[0]")
+        try:
+            overrides[name.strip()] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            overrides[name.strip()] = text
+    return overrides
 
 
 def _table(rows) -> str:
