@@ -16,8 +16,8 @@ from helpers.course.runner import list_notebooks
 pytestmark = pytest.mark.slow
 
 
-def settings(notebook_stem: str, tier: str) -> dict:
-    values = vars(profiles.settings(profiles.EXPERIMENT_SETTINGS[notebook_stem], rehearsal.profile_name(tier)))
+def settings(notebook, tier: str) -> dict:
+    values = vars(profiles.settings(profiles.EXPERIMENT_SETTINGS[notebook.stem], rehearsal.profile_name(tier)))
     return {key: value for key, value in values.items() if key != "profile"}
 
 
@@ -28,7 +28,7 @@ def cases() -> list:
     for notebook in list_notebooks():
         seen: list[dict] = []
         for tier in rehearsal.REHEARSED_TIERS:
-            values = settings(notebook.stem, tier)
+            values = settings(notebook, tier)
             if values not in seen:
                 out.append(pytest.param(notebook, tier, id=f"{notebook.stem}-{tier}"))
                 seen.append(values)
@@ -43,7 +43,7 @@ def test_each_notebook_runs_each_gpu_tiers_code_paths_on_the_cpu(tmp_path, noteb
     run_in_process(notebook, {"profile": profile, "results_dir": str(results)}, tmp_path / "work")
     result = json.loads((results / f"{notebook.stem}.json").read_text())
     assert result["profile"] == profile and result["is_finding"] is False
-    values = settings(notebook.stem, tier)
+    values = settings(notebook, tier)
     kept = {key: value for key, value in values.items() if key in rehearsal.KEEP}
     assert {key: result["parameters"][key] for key in kept} == kept  # the tier's branches ran
     assert all(v["text"].startswith(f"[REHEARSAL of the {tier} tier") for v in result["verdicts"])  # never a finding
