@@ -659,17 +659,18 @@ NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
             # the loss a team would accept for not labelling the real messages; the verdict shows its interval.
             # The intake arms use the same 5 points, of field F1.
             margin=0.05,
-            # The intake task is off on cpu (intake_n_seed 0): the cpu budget holds banking77's arms only. None:
-            # not used while intake is off.
-            intake_n_seed=0,
-            intake_ratios=None,
-            intake_n_large=None,
-            intake_n_test=None,
-            intake_n_val=None,
-            intake_shots=None,
-            intake_epochs=None,
-            intake_gen_max_new_tokens=None,
-            intake_max_new_tokens=None,
+            # Client intake at the smallest size that keeps the design: 8 real notes, 8 and 32 generated beside
+            # them, 32 real as the ceiling (intake_jobs: 38 fine-tunes of 40 sequences, about 50 minutes more on
+            # 2 cores, most of it scoring JSON answers of up to 138 tokens).
+            intake_n_seed=8,
+            intake_ratios=[1, 4],
+            intake_n_large=32,
+            intake_n_test=24,
+            intake_n_val=12,
+            intake_shots=2,  # seed notes per generator request (the prompt is about 640 tokens)
+            intake_epochs=1.0,  # passes over the largest intake arm (40 notes: 5 steps of 8)
+            intake_gen_max_new_tokens=160,  # a real note is 103 tokens on average, 121 at most
+            intake_max_new_tokens=None,  # None: the longest target + 16 (target_token_budget)
         ),
         "full": dict(
             model="HuggingFaceTB/SmolLM2-1.7B-Instruct",
