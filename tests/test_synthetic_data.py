@@ -466,18 +466,16 @@ def test_the_workload_counts_the_intake_arms_only_when_they_are_on(profile):
     assert before.n_finetunes == work.n_finetunes - sum(f.count for f in intake)
 
 
-def test_profiles_share_their_keys_and_the_cpu_profile_keeps_intake_off():
+def test_profiles_share_their_keys_and_every_profile_runs_intake():
     from helpers.course.profiles import ADDED_AFTER_PUBLICATION, NOTEBOOK_DEFAULTS
 
     keys = {profile: set(NOTEBOOK_DEFAULTS["synthetic_data"][profile]) for profile in PROFILES}
     assert all(k == keys["smoke"] for k in keys.values())
     intake_keys = {k for k in keys["smoke"] if k.startswith("intake_")}
     assert "intake_n_seed" in intake_keys and len(intake_keys) >= 8
-    cpu = NOTEBOOK_DEFAULTS["synthetic_data"]["cpu"]
-    assert not sd.intake_on(settings("synthetic_data", "cpu")) and cpu["intake_n_seed"] == 0
-    added = ADDED_AFTER_PUBLICATION["synthetic_data"]
-    assert set(added) == intake_keys and all(added[k] == cpu[k] for k in intake_keys)  # the published run: off
-    for profile in ("smoke", "t4", "gpu", "full"):
+    off = ADDED_AFTER_PUBLICATION["synthetic_data"]  # what the runs before intake had
+    assert set(off) == intake_keys and off["intake_n_seed"] == 0
+    for profile in ("smoke", "cpu", "t4", "gpu", "full"):
         cfg = settings("synthetic_data", profile)
         assert sd.intake_on(cfg), profile
         sd.check_sizes(cfg.intake_n_seed, cfg.intake_n_large, cfg.intake_ratios, "intake_")
