@@ -466,12 +466,8 @@ def swap_phone(note: str, old: str, new: str) -> str | None:
 
 
 def target_problem(note: str, target: str) -> str | None:
-    """The first reason `filter_noisy_examples` would remove an example with this note and target, or None."""
-    return _problem(note, target)
-
-
-def _problem(note: str, target: str) -> str | None:
-    """The first reason a target looks wrong, judged from the note and the schema alone, or None."""
+    """The first reason a target looks wrong, judged from the note and the schema alone, or None: the reason
+    `filter_noisy_examples` would remove an example with this note and target."""
     try:
         obj = json.loads(target)
     except json.JSONDecodeError:
@@ -518,7 +514,7 @@ def filter_noisy_examples(examples: list[Example]) -> tuple[list[Example], dict]
     kept, removed_by_reason = [], {}
     for ex in examples:
         note = ex.last_user_message
-        reason = _problem(note, ex.reference)
+        reason = target_problem(note, ex.reference)
         if reason is None:
             kept.append(ex)
         else:
