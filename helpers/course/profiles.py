@@ -660,8 +660,8 @@ NOTEBOOK_DEFAULTS: dict[str, dict[str, dict]] = {
             # The intake arms use the same 5 points, of field F1.
             margin=0.05,
             # Client intake at the smallest size that keeps the design: 8 real notes, 8 and 32 generated beside
-            # them, 32 real as the ceiling (intake_jobs: 38 fine-tunes of 40 sequences, about 50 minutes more on
-            # 2 cores, most of it scoring JSON answers of up to 138 tokens).
+            # them, 32 real as the ceiling (intake_jobs: up to 38 fine-tunes of 40 sequences; in the published
+            # run about 55 of its 89 minutes on 2 cores, most of them scoring JSON answers of up to 138 tokens).
             intake_n_seed=8,
             intake_ratios=[1, 4],
             intake_n_large=32,
