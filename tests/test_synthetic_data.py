@@ -672,3 +672,32 @@ def test_intake_verdicts_use_field_f1_and_no_chance_line():
     assert "field F1 a team would accept losing" in verdicts[2].claim
     note = sd.closing_note(verdicts, "intake", 0.5, 0.05, "160", "160", 0.0, score="field F1", items="notes")
     assert "improved field F1" in note and "0% of real notes outside the seed" in note and "accuracy" not in note
+
+
+def test_the_playbook_chapter_renders_the_intake_verdicts_only_for_a_run_that_has_them(monkeypatch, tmp_path):
+    import json
+    import shutil
+
+    from helpers.course import playbook
+
+    record = json.loads((playbook.RESULTS_DIR / "cpu" / "07_synthetic_data.json").read_text())
+    assert "intake" in record["metrics"]  # the published cpu run has intake
+    page = playbook.render_page("synthetic.md")
+    assert "## The same test on client-intake extraction" in page.text
+    assert {f"07.intake.{name}" for name in ("synthetic_adds_to_real", "synthetic_alone_matches_real")} <= page.cited
+    assert "cpu/07_synthetic_data_intake_arms.png" in page.figures
+
+    # a run with intake off (every run before it was added): the chapter shows banking77 alone
+    del record["metrics"]["intake"]
+    record["verdicts"] = [v for v in record["verdicts"] if ".intake." not in v["id"]]
+    (tmp_path / "cpu").mkdir()
+    for name in ("07_synthetic_data_arms.png", "07_synthetic_data_diversity.png"):
+        shutil.copy(playbook.RESULTS_DIR / "cpu" / name, tmp_path / "cpu" / name)
+    (tmp_path / "cpu" / "07_synthetic_data.json").write_text(json.dumps(record))
+    monkeypatch.setattr(playbook, "RESULTS_DIR", tmp_path)
+    monkeypatch.setattr(
+        playbook, "_load", lambda result, template: json.loads((tmp_path / f"{result}.json").read_text())
+    )
+    page = playbook.render_page("synthetic.md")
+    assert "client-intake extraction" not in page.text and "07.banking77.validation_matters" in page.cited
+    assert not any(".intake." in cited for cited in page.cited)
